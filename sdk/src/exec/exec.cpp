@@ -1,0 +1,1 @@
+// placeholder: the exec runner lands here

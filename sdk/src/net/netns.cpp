@@ -1,0 +1,1 @@
+// placeholder: in_netns lands here
