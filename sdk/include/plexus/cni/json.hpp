@@ -18,7 +18,7 @@ using ordered_json = nlohmann::ordered_json;  // keys in insertion order: Go's s
 ordered_json parse_json(std::string_view bytes);
 
 // The value under `key` matched case-insensitively, as Go's decoder matches struct fields: an
-// exact match wins, else the last case-insensitive match in document order. Null when absent.
+// the last non-null case-insensitive match in document order wins. Null when absent.
 const ordered_json* find_key(const ordered_json& object, std::string_view key);
 
 // Go's json.MarshalIndent(v, "", "    "): 4-space indent, "key": value, <>& escaped as \u003c
