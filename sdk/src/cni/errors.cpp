@@ -35,3 +35,21 @@ std::optional<Error> Error::from_json(std::string_view bytes) {
 }
 
 }  // namespace plexus::cni
+
+#include <plexus/cni/protocol.hpp>
+
+#include <fmt/format.h>
+
+namespace plexus::cni {
+
+Error reply_error(const Reply& reply) {
+  if (!reply.stdout_data.empty()) {
+    if (auto parsed = Error::from_json(reply.stdout_data)) return *parsed;
+    return Error(ErrorCode::Internal,
+                 fmt::format("netplugin failed but error parsing its diagnostic message \"{}\"", reply.stdout_data));
+  }
+  if (!reply.stderr_data.empty()) return Error(ErrorCode::Internal, fmt::format("netplugin failed: \"{}\"", reply.stderr_data));
+  return Error(ErrorCode::Internal, fmt::format("netplugin failed with no error message: exit status {}", reply.exit_code));
+}
+
+}  // namespace plexus::cni

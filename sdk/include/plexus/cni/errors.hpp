@@ -51,3 +51,13 @@ class Error : public std::runtime_error {
 };
 
 }  // namespace plexus::cni
+
+namespace plexus::cni {
+
+struct Reply;
+
+// The error a failed plugin reported, the way libcni reads it: stdout parsed as a CNI error, else
+// "netplugin failed: <stderr>" (code 999 here; libcni leaves it 0, which no caller can act on).
+Error reply_error(const Reply& reply);
+
+}  // namespace plexus::cni
