@@ -35,7 +35,7 @@ function(plexus_add_plugin)
     LINK_DEPENDS "${version_script}")
 
   add_executable(${arg_NAME}-bin ${arg_SOURCES})
-  target_link_libraries(${arg_NAME}-bin PRIVATE plexus::plugin ${arg_LIBRARIES})
+  target_link_libraries(${arg_NAME}-bin PRIVATE plexus::plugin_main ${arg_LIBRARIES})
   target_compile_definitions(${arg_NAME}-bin PRIVATE PLEXUS_PLUGIN_STANDALONE=1)
   set_target_properties(${arg_NAME}-bin PROPERTIES OUTPUT_NAME "${arg_NAME}" RUNTIME_OUTPUT_DIRECTORY "${bin_dir}")
 endfunction()

@@ -1,0 +1,63 @@
+// A plugin as an exec'd CNI binary: the environment and stdin in, the reply out.
+#include <plexus/exec/exec.hpp>
+#include <plexus/plugin.hpp>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <iterator>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace plexus {
+namespace {
+
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : "";
+}
+
+// Delegates are exec'd from CNI_PATH, as libcni's invoke.Delegate* does; logs go to stderr.
+class ExecHost final : public Host {
+ public:
+  cni::Reply invoke(std::string_view type, const cni::Request& request) override {
+    return exec::run(exec::find_in_path(type, request.path), request, exec::ExecOptions{});
+  }
+  void log(LogLevel level, std::string_view message) override {
+    if (level <= LogLevel::warn) std::cerr << message << '\n';
+  }
+};
+
+}  // namespace
+
+int run_main(Plugin& plugin, const PluginIdentity& identity) {
+  cni::Request request;
+  request.command = env("CNI_COMMAND");
+  request.container_id = env("CNI_CONTAINERID");
+  request.netns = env("CNI_NETNS");
+  request.ifname = env("CNI_IFNAME");
+  request.args = env("CNI_ARGS");
+  request.path = env("CNI_PATH");
+  request.netns_override = env("CNI_NETNS_OVERRIDE");
+
+  if (request.command.empty()) {
+    // skel: the about text on stderr, exit 0.
+    std::cerr << fmt::format("CNI {} plugin {}\n", identity.name, identity.version)
+              << fmt::format("CNI protocol versions supported: {}\n", fmt::join(identity.spec_versions, ", "));
+    return 0;
+  }
+  if (request.command != "VERSION") {
+    request.stdin_data.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  }
+  ExecHost host;
+  const auto reply = dispatch(plugin, identity, host, request);
+  std::fwrite(reply.stdout_data.data(), 1, reply.stdout_data.size(), stdout);
+  std::fflush(stdout);
+  if (!reply.stderr_data.empty()) std::fwrite(reply.stderr_data.data(), 1, reply.stderr_data.size(), stderr);
+  return reply.exit_code;
+}
+
+}  // namespace plexus
