@@ -1,0 +1,326 @@
+// Pod and NAD GETs, retries, the network-status write and timeouts against the fake apiserver.
+#include "k8s_test_support.hpp"
+
+#include <chrono>
+#include <future>
+
+namespace plexus::test {
+namespace {
+
+using k8s::ApiClient;
+using k8s::ApiError;
+using Clock = std::chrono::steady_clock;
+
+class ApiClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override { server.accept_token("t", "plexus"); }
+
+  ApiClient client(k8s::ClientOptions options = quick_options()) {
+    return ApiClient(token_config(server, "t"), options);
+  }
+
+  FakeApiServer server;
+};
+
+TEST_F(ApiClientTest, GetPodReturnsTheObjectAndItsAccessors) {
+  const auto stored = server.put_pod(pod_object("team-a", "web", "node-7"));
+  const auto pod = client().get_pod("team-a", "web");
+  EXPECT_EQ(pod.name(), "web");
+  EXPECT_EQ(pod.namespace_name(), "team-a");
+  EXPECT_EQ(pod.uid(), stored["metadata"]["uid"].get<std::string>());
+  EXPECT_FALSE(pod.uid().empty());
+  EXPECT_EQ(pod.node_name(), "node-7");
+  EXPECT_EQ(pod.resource_version(), stored["metadata"]["resourceVersion"].get<std::string>());
+  EXPECT_EQ(pod.annotation(k8s::kNetworksAnnotation), "ip-192");
+  EXPECT_EQ(pod.annotation("absent"), std::nullopt);
+  EXPECT_EQ(pod.annotations().size(), 1u);
+  EXPECT_FALSE(pod.is_static());
+
+  const auto log = server.requests();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].method, "GET");
+  EXPECT_EQ(log[0].path, "/api/v1/namespaces/team-a/pods/web");
+}
+
+TEST_F(ApiClientTest, NotFoundIsAClearErrorAndNotRetriedByDefault) {
+  try {
+    client().get_pod("team-a", "missing");
+    FAIL() << "found a pod that does not exist";
+  } catch (const ApiError& error) {
+    EXPECT_TRUE(error.is_not_found());
+    EXPECT_EQ(error.reason(), "NotFound");
+    EXPECT_EQ(error.api_message(), "pods \"missing\" not found");
+    const std::string what = error.what();
+    EXPECT_NE(what.find("/api/v1/namespaces/team-a/pods/missing"), std::string::npos) << what;
+    EXPECT_NE(what.find("404"), std::string::npos) << what;
+  }
+  EXPECT_EQ(server.requests().size(), 1u);
+}
+
+TEST_F(ApiClientTest, NotFoundIsRetriedUntilThePodAppearsWhenAsked) {
+  auto creator = std::async(std::launch::async, [&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    server.put_pod(pod_object("team-a", "late"));
+  });
+  const auto pod = client().get_pod("team-a", "late", {.retry_not_found = true});
+  EXPECT_EQ(pod.name(), "late");
+  creator.get();
+  const auto log = server.requests();
+  EXPECT_GE(log.size(), 2u);
+  EXPECT_EQ(log.front().status, 404);
+  EXPECT_EQ(log.back().status, 200);
+}
+
+TEST_F(ApiClientTest, NotFoundRetriesStopAtTheWindow) {
+  auto options = quick_options();
+  options.retry_window = std::chrono::milliseconds(400);
+  const auto started = Clock::now();
+  try {
+    client(options).get_pod("team-a", "never", {.retry_not_found = true});
+    FAIL();
+  } catch (const ApiError& error) {
+    EXPECT_TRUE(error.is_not_found());
+    EXPECT_NE(std::string(error.what()).find("gave up"), std::string::npos) << error.what();
+  }
+  EXPECT_LT(Clock::now() - started, std::chrono::milliseconds(1500));
+  EXPECT_GE(server.requests().size(), 3u);
+}
+
+TEST_F(ApiClientTest, ServiceUnavailableIsRetriedThenSucceeds) {
+  server.put_pod(pod_object("team-a", "web"));
+  server.fail_next(2, 503, "etcd leader changed");
+  EXPECT_EQ(client().get_pod("team-a", "web").name(), "web");
+  const auto log = server.requests();
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(log[0].status, 503);
+  EXPECT_EQ(log[1].status, 503);
+  EXPECT_EQ(log[2].status, 200);
+}
+
+TEST_F(ApiClientTest, ConnectionResetIsRetried) {
+  server.put_pod(pod_object("team-a", "web"));
+  server.reset_next(1);
+  EXPECT_EQ(client().get_pod("team-a", "web").name(), "web");
+  EXPECT_EQ(server.requests().size(), 2u);
+}
+
+TEST_F(ApiClientTest, PersistentInternalErrorGivesUpWithTheLastStatus) {
+  server.put_pod(pod_object("team-a", "web"));
+  server.fail_next(1000, 500, "boom");
+  try {
+    client().get_pod("team-a", "web");
+    FAIL();
+  } catch (const ApiError& error) {
+    EXPECT_EQ(error.http_status(), 500);
+    EXPECT_EQ(error.api_message(), "boom");
+  }
+  const auto attempts = server.requests().size();
+  EXPECT_GE(attempts, 5u);
+  EXPECT_LE(attempts, 21u);  // 1 s window / 50 ms interval
+}
+
+TEST_F(ApiClientTest, ForbiddenIsNotRetried) {
+  server.put_pod(pod_object("team-a", "web"));
+  server.fail_next(5, 403, "pods \"web\" is forbidden");
+  EXPECT_THROW(client().get_pod("team-a", "web"), ApiError);
+  EXPECT_EQ(server.requests().size(), 1u);
+}
+
+TEST_F(ApiClientTest, ConnectionRefusedIsTransient) {
+  std::string dead_url;
+  {
+    FakeApiServer gone;
+    dead_url = gone.url();
+  }
+  auto config = token_config(server, "t");
+  config.server = dead_url;
+  auto options = quick_options();
+  options.retry_window = std::chrono::milliseconds(300);
+  const auto started = Clock::now();
+  try {
+    ApiClient(config, options).get_pod("team-a", "web");
+    FAIL();
+  } catch (const ApiError& error) {
+    EXPECT_EQ(error.http_status(), 0);
+    EXPECT_TRUE(error.is_transient()) << error.what();
+  }
+  EXPECT_LT(Clock::now() - started, std::chrono::milliseconds(2000));
+}
+
+TEST_F(ApiClientTest, ARequestIsBoundedByItsTimeout) {
+  server.put_pod(pod_object("team-a", "web"));
+  server.delay_next(1, std::chrono::milliseconds(3000));
+  auto options = quick_options();
+  options.request_timeout = std::chrono::milliseconds(300);
+  const auto started = Clock::now();
+  try {
+    client(options).get_network_attachment_definition("team-a", "whatever");
+    FAIL() << "a stalled server answered within the timeout";
+  } catch (const ApiError& error) {
+    EXPECT_TRUE(error.is_timeout()) << error.what();
+  }
+  const auto elapsed = Clock::now() - started;
+  EXPECT_GE(elapsed, std::chrono::milliseconds(250));
+  EXPECT_LT(elapsed, std::chrono::milliseconds(1500));
+}
+
+TEST_F(ApiClientTest, GetNetworkAttachmentDefinition) {
+  const std::string cni_config =
+      R"({"cniVersion":"1.0.0","name":"ip-192","type":"macvlan","master":"eth0","mode":"bridge","ipam":{"type":"static"},"capabilities":{"ips":true}})";
+  server.put_network_attachment_definition(
+      {{"metadata",
+        {{"name", "ip-192"},
+         {"namespace", "team-a"},
+         {"annotations", {{"k8s.v1.cni.cncf.io/resourceName", "intel.com/sriov"}}}}},
+       {"spec", {{"config", cni_config}}}});
+  server.put_network_attachment_definition({{"metadata", {{"name", "from-file"}, {"namespace", "team-a"}}}});
+
+  const auto nad = client().get_network_attachment_definition("team-a", "ip-192");
+  EXPECT_EQ(nad.name(), "ip-192");
+  EXPECT_EQ(nad.namespace_name(), "team-a");
+  EXPECT_EQ(nad.config(), cni_config);
+  EXPECT_EQ(nad.resource_name(), "intel.com/sriov");
+  EXPECT_EQ(server.requests().back().path,
+            "/apis/k8s.cni.cncf.io/v1/namespaces/team-a/network-attachment-definitions/ip-192");
+
+  const auto empty = client().get_network_attachment_definition("team-a", "from-file");
+  EXPECT_EQ(empty.config(), "");
+  EXPECT_EQ(empty.resource_name(), std::nullopt);
+
+  try {
+    client().get_network_attachment_definition("team-a", "nope");
+    FAIL();
+  } catch (const ApiError& error) {
+    EXPECT_TRUE(error.is_not_found());
+    EXPECT_EQ(error.api_message(),
+              "network-attachment-definitions.k8s.cni.cncf.io \"nope\" not found");
+  }
+}
+
+TEST_F(ApiClientTest, NamesThatWouldChangeThePathAreRefusedBeforeAnyRequest) {
+  EXPECT_THROW(client().get_pod("team-a", "web/../../secrets"), std::invalid_argument);
+  EXPECT_THROW(client().get_pod("", "web"), std::invalid_argument);
+  EXPECT_THROW(client().get_network_attachment_definition("team-a", "x?watch=true"),
+               std::invalid_argument);
+  EXPECT_TRUE(server.requests().empty());
+}
+
+// --- network-status ---
+
+const std::string kStatus =
+    "[{\n    \"name\": \"team-a/ip-192\",\n    \"interface\": \"net1\",\n    \"ips\": [\n"
+    "        \"192.168.111.10\"\n    ],\n    \"mac\": \"20:01:02:03:04:05\",\n    \"dns\": {}\n}]";
+
+TEST_F(ApiClientTest, SetNetworkStatusPutsThePodToTheStatusSubresource) {
+  const auto stored = server.put_pod(pod_object("team-a", "web"));
+  const std::string uid = stored["metadata"]["uid"];
+  const auto updated = client().set_network_status("team-a", "web", uid, kStatus);
+  EXPECT_EQ(updated.annotation(k8s::kNetworkStatusAnnotation), kStatus);
+  EXPECT_NE(updated.resource_version(), stored["metadata"]["resourceVersion"].get<std::string>());
+
+  const auto log = server.requests();
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0].method, "GET");
+  EXPECT_EQ(log[1].method, "PUT");
+  EXPECT_EQ(log[1].path, "/api/v1/namespaces/team-a/pods/web/status");
+  EXPECT_EQ(log[1].content_type, "application/json");
+  const auto sent = nlohmann::json::parse(log[1].body);
+  EXPECT_EQ(sent["metadata"]["annotations"]["k8s.v1.cni.cncf.io/network-status"], kStatus);
+  // The other annotations and the version it read travel with it, as in UpdateStatus.
+  EXPECT_EQ(sent["metadata"]["annotations"]["k8s.v1.cni.cncf.io/networks"], "ip-192");
+  EXPECT_EQ(sent["metadata"]["resourceVersion"], stored["metadata"]["resourceVersion"]);
+  EXPECT_FALSE(sent["metadata"]["annotations"].contains("k8s.v1.cni.cncf.io/networks-status"));
+
+  const auto now = server.pod("team-a", "web");
+  ASSERT_TRUE(now.has_value());
+  EXPECT_EQ((*now)["metadata"]["annotations"]["k8s.v1.cni.cncf.io/network-status"], kStatus);
+  EXPECT_EQ((*now)["metadata"]["labels"]["app"], "web");
+}
+
+TEST_F(ApiClientTest, SetNetworkStatusRetriesAConflictFromAConcurrentWriter) {
+  server.put_pod(pod_object("team-a", "web"));
+  server.interpose_writer(1, [](nlohmann::json& pod) {
+    pod["metadata"]["annotations"]["kubelet.example/seen"] = "yes";
+  });
+  client().set_network_status("team-a", "web", std::nullopt, kStatus);
+
+  const auto log = server.requests();
+  ASSERT_EQ(log.size(), 4u);
+  EXPECT_EQ(log[0].method + " " + std::to_string(log[0].status), "GET 200");
+  EXPECT_EQ(log[1].method + " " + std::to_string(log[1].status), "PUT 409");
+  EXPECT_EQ(log[2].method + " " + std::to_string(log[2].status), "GET 200");
+  EXPECT_EQ(log[3].method + " " + std::to_string(log[3].status), "PUT 200");
+  // The re-GET picked up the other writer's change, and the retry kept it.
+  const auto now = server.pod("team-a", "web");
+  ASSERT_TRUE(now.has_value());
+  EXPECT_EQ((*now)["metadata"]["annotations"]["kubelet.example/seen"], "yes");
+  EXPECT_EQ((*now)["metadata"]["annotations"]["k8s.v1.cni.cncf.io/network-status"], kStatus);
+}
+
+TEST_F(ApiClientTest, SetNetworkStatusGivesUpAfterTheConflictBudget) {
+  server.put_pod(pod_object("team-a", "web"));
+  server.interpose_writer(100, [](nlohmann::json& pod) { pod["status"]["phase"] = "Running"; });
+  try {
+    client().set_network_status("team-a", "web", std::nullopt, kStatus);
+    FAIL();
+  } catch (const ApiError& error) {
+    EXPECT_TRUE(error.is_conflict());
+  }
+  int puts = 0;
+  for (const auto& request : server.requests()) puts += request.method == "PUT" ? 1 : 0;
+  EXPECT_EQ(puts, quick_options().conflict_attempts);
+}
+
+TEST_F(ApiClientTest, SetNetworkStatusRefusesAnotherPodsUid) {
+  server.put_pod(pod_object("team-a", "web"));
+  EXPECT_THROW(client().set_network_status("team-a", "web", "not-the-uid", kStatus),
+               k8s::UidMismatchError);
+  for (const auto& request : server.requests()) EXPECT_EQ(request.method, "GET");
+
+  // A static pod's mirror has another UID than the runtime's: multus writes anyway.
+  auto mirror = pod_object("kube-system", "etcd-node-a");
+  mirror["metadata"]["annotations"]["kubernetes.io/config.source"] = "file";
+  server.put_pod(mirror);
+  EXPECT_NO_THROW(client().set_network_status("kube-system", "etcd-node-a", "runtime-uid", kStatus));
+}
+
+TEST_F(ApiClientTest, SetNetworkStatusOnAMissingPodIsNotFound) {
+  try {
+    client().set_network_status("team-a", "gone", std::nullopt, kStatus);
+    FAIL();
+  } catch (const ApiError& error) {
+    EXPECT_TRUE(error.is_not_found());  // the caller tolerates this, as multus does
+  }
+}
+
+TEST_F(ApiClientTest, SetNetworkStatusRejectsAnythingButAJsonArrayWithoutCallingTheApi) {
+  server.put_pod(pod_object("team-a", "web"));
+  EXPECT_THROW(client().set_network_status("team-a", "web", std::nullopt, "{\"name\":\"x\"}"),
+               std::invalid_argument);
+  EXPECT_THROW(client().set_network_status("team-a", "web", std::nullopt, "[oops"),
+               std::invalid_argument);
+  EXPECT_TRUE(server.requests().empty());
+}
+
+TEST_F(ApiClientTest, MergePatchOfTheStatusSubresource) {
+  server.put_pod(pod_object("team-a", "web"));
+  const nlohmann::json patch = {
+      {"metadata", {{"annotations", {{"k8s.v1.cni.cncf.io/network-status", kStatus}}}}}};
+  const auto response = client().patch("/api/v1/namespaces/team-a/pods/web/status", patch.dump());
+  const auto body = nlohmann::json::parse(response.body);
+  EXPECT_EQ(body["metadata"]["annotations"]["k8s.v1.cni.cncf.io/network-status"], kStatus);
+  EXPECT_EQ(body["metadata"]["annotations"]["k8s.v1.cni.cncf.io/networks"], "ip-192");
+  EXPECT_EQ(server.requests().back().content_type, "application/merge-patch+json");
+
+  const nlohmann::json stale = {{"metadata", {{"resourceVersion", "1"}}}};
+  try {
+    client().patch("/api/v1/namespaces/team-a/pods/web/status", stale.dump());
+    FAIL();
+  } catch (const ApiError& error) {
+    EXPECT_TRUE(error.is_conflict());
+    EXPECT_NE(error.api_message().find("the object has been modified"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace plexus::test
