@@ -89,3 +89,19 @@ TEST(Error, JsonAsSkelPrintsIt) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Fields, TypedReadsWithGoWording) {
+  const auto object = cni::parse_json(R"({"master":"eth0","MTU":1400,"linkInContainer":true,"ips":["a","b"],"mode":null})");
+  EXPECT_EQ(cni::string_field(object, "master"), "eth0");
+  EXPECT_EQ(cni::string_field(object, "mode", "bridge"), "bridge") << "null keeps the default";
+  EXPECT_EQ(cni::int_field(object, "mtu"), 1400);
+  EXPECT_TRUE(cni::bool_field(object, "linkInContainer"));
+  EXPECT_EQ(cni::string_list_field(object, "ips"), (std::vector<std::string>{"a", "b"}));
+  std::string msg;
+  EXPECT_EQ(code_of([&] { (void)cni::int_field(object, "master"); }, &msg), 7);
+  EXPECT_EQ(msg, "failed to load netconf: json: cannot unmarshal string into Go struct field NetConf.master of type int");
+}
+
+}  // namespace

@@ -59,7 +59,46 @@ std::string string_or_empty(const ordered_json& object, std::string_view key) {
   return value != nullptr && value->is_string() ? value->get<std::string>() : std::string();
 }
 
+[[noreturn]] void wrong_type(const ordered_json& value, std::string_view key, std::string_view go_type) {
+  throw Error(ErrorCode::InvalidNetworkConfig,
+              fmt::format("failed to load netconf: json: cannot unmarshal {} into Go struct field NetConf.{} of type {}",
+                          go_kind(value), key, go_type));
+}
+
 }  // namespace
+
+std::string string_field(const ordered_json& object, std::string_view key, std::string fallback) {
+  const auto* value = find_key(object, key);
+  if (value == nullptr) return fallback;
+  if (!value->is_string()) wrong_type(*value, key, "string");
+  return value->get<std::string>();
+}
+
+long long int_field(const ordered_json& object, std::string_view key, long long fallback) {
+  const auto* value = find_key(object, key);
+  if (value == nullptr) return fallback;
+  if (!value->is_number_integer()) wrong_type(*value, key, "int");
+  return value->get<long long>();
+}
+
+bool bool_field(const ordered_json& object, std::string_view key, bool fallback) {
+  const auto* value = find_key(object, key);
+  if (value == nullptr) return fallback;
+  if (!value->is_boolean()) wrong_type(*value, key, "bool");
+  return value->get<bool>();
+}
+
+std::vector<std::string> string_list_field(const ordered_json& object, std::string_view key) {
+  const auto* value = find_key(object, key);
+  std::vector<std::string> out;
+  if (value == nullptr) return out;
+  if (!value->is_array()) wrong_type(*value, key, "[]string");
+  for (const auto& item : *value) {
+    if (!item.is_string()) wrong_type(item, key, "string");
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
 
 std::string NetConf::version() const { return effective_version(cni_version); }
 

@@ -32,6 +32,14 @@ struct NetConf {
   std::optional<DNS> dns() const;
 };
 
+// Typed reads of a plugin's own config keys with Go's rules (case-insensitive key, null or
+// absent = the fallback). A value of the wrong JSON type throws code 7 worded as Go's decoder:
+// "failed to load netconf: json: cannot unmarshal string into Go struct field NetConf.mtu of type int".
+std::string string_field(const ordered_json& object, std::string_view key, std::string fallback = {});
+long long int_field(const ordered_json& object, std::string_view key, long long fallback = 0);
+bool bool_field(const ordered_json& object, std::string_view key, bool fallback = false);
+std::vector<std::string> string_list_field(const ordered_json& object, std::string_view key);
+
 // What skel checks before any command but VERSION: JSON (code 6 "error unmarshall network config:
 // ..."), a name (code 7 "missing network name"), valid name characters (code 7).
 void validate_stdin_config(std::string_view bytes);
