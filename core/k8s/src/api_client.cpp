@@ -24,10 +24,10 @@ struct HeaderListDeleter {
 using HeaderList = std::unique_ptr<curl_slist, HeaderListDeleter>;
 
 void append_header(HeaderList& list, const std::string& header) {
-  curl_slist* grown = curl_slist_append(list.get(), header.c_str());
-  if (grown == nullptr) throw std::bad_alloc();
-  (void)list.release();  // curl_slist_append returns the same head; ownership stays in `list`
-  list.reset(grown);
+  curl_slist* head = curl_slist_append(list.get(), header.c_str());
+  if (head == nullptr) throw std::bad_alloc();
+  // The first append creates the list; later ones return the head `list` already owns.
+  if (!list) list.reset(head);
 }
 
 void ensure_curl_initialised() {
