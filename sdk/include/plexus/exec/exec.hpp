@@ -1,0 +1,44 @@
+// Running a CNI plugin binary the way libcni does (pkg/invoke): found on CNI_PATH, the CNI_*
+// variables over the caller's environment, the config on stdin, the result or error on stdout.
+// Lives in the SDK because a standalone plugin binary execs its IPAM plugin the same way.
+#pragma once
+
+#include <plexus/cni/protocol.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace plexus::exec {
+
+struct ExecOptions {
+  // A plugin still running after this is killed (SIGKILL) and the call fails with code 11.
+  std::chrono::milliseconds timeout{std::chrono::seconds(120)};
+  // stdout and stderr beyond this many bytes each fail the call (code 999): a runaway plugin
+  // must not exhaust the caller's memory.
+  std::size_t output_cap = 16U * 1024U * 1024U;
+  // "text file busy" (the binary is being replaced): tried again this many times, as libcni.
+  int busy_retries = 5;
+  std::chrono::milliseconds busy_delay{200};
+};
+
+// libcni's FindInPath over CNI_PATH's entries (':'-separated), `extra_dirs` searched first.
+// Throws cni::Error code 999: "no plugin name provided", "invalid plugin name: x",
+// "failed to find plugin \"x\" in path [/a /b]".
+std::filesystem::path find_in_path(std::string_view type, std::string_view cni_path,
+                                   std::span<const std::string> extra_dirs = {});
+
+// Runs `binary` for one request. Never throws for the plugin's own failures: those come back as
+// a Reply (exit code, stdout, stderr); a failure to run it at all, a timeout or an output over the
+// cap come back as exit code 1 with a CNI error JSON on stdout.
+cni::Reply run(const std::filesystem::path& binary, const cni::Request& request, const ExecOptions& options = {});
+
+// The spec versions `binary` supports (its VERSION reply). A plugin that answers
+// "unknown CNI_COMMAND: VERSION" is a 0.1.0 plugin, as libcni reads it. Throws cni::Error.
+std::vector<std::string> supported_versions(const std::filesystem::path& binary, const ExecOptions& options = {});
+
+}  // namespace plexus::exec
