@@ -36,87 +36,87 @@ std::string random_veth_name();
 // A snapshot of one link as the kernel reported it.
 struct Link {
   int index = 0;
-  std::string name;
-  std::string kind;                           // IFLA_INFO_KIND: "macvlan", "veth", "bridge", "" ...
-  std::string mac;                            // "aa:bb:cc:dd:ee:ff" (lower case), "" if none
+  std::string name{};
+  std::string kind{};                   // IFLA_INFO_KIND: "macvlan", "veth", "bridge", "" ...
+  std::string mac{};                    // "aa:bb:cc:dd:ee:ff" (lower case), "" if none
   unsigned mtu = 0;
-  unsigned flags = 0;                         // IFF_*
-  int master_index = 0;                       // IFLA_MASTER (bridge), 0 when none
-  int parent_index = 0;                       // IFLA_LINK (macvlan master, veth peer), 0 when none
-  std::optional<MacvlanMode> macvlan_mode;    // for kind "macvlan"
+  unsigned flags = 0;                   // IFF_*
+  int master_index = 0;                 // IFLA_MASTER (bridge), 0 when none
+  int parent_index = 0;                 // IFLA_LINK (macvlan master, veth peer), 0 when none
+  std::optional<MacvlanMode> macvlan_mode{}; // for kind "macvlan"
 
-  bool is_up() const noexcept;                // IFF_UP
+  bool is_up() const noexcept;          // IFF_UP
 };
 
 struct MacvlanSpec {
-  std::string name;                  // usually random_veth_name(), renamed once in place
-  int master_index = 0;              // in the namespace of the Netlink socket
+  std::string name{};                   // usually random_veth_name(), renamed once in place
+  int master_index = 0;                 // in the namespace of the Netlink socket
   MacvlanMode mode = MacvlanMode::Bridge;
-  unsigned mtu = 0;                  // 0: the kernel's default (the master's)
-  std::string mac;                   // empty: kernel-chosen
-  int netns_fd = -1;                 // >= 0: created directly in that namespace (IFLA_NET_NS_FD)
+  unsigned mtu = 0;                     // 0: the kernel's default (the master's)
+  std::string mac{};                    // empty: kernel-chosen
+  int netns_fd = -1;                    // >= 0: created directly in that namespace (IFLA_NET_NS_FD)
 };
 
 struct VethSpec {
-  std::string name;                  // the end in the socket's namespace
-  std::string peer_name;
-  unsigned mtu = 0;                  // both ends; 0: default
-  std::string mac;                   // of `name`; empty: random
-  std::string peer_mac;              // of `peer_name`; empty: random
-  int peer_netns_fd = -1;            // >= 0: the peer is created in that namespace
+  std::string name{};                   // the end in the socket's namespace
+  std::string peer_name{};
+  unsigned mtu = 0;                     // both ends; 0: default
+  std::string mac{};                    // of `name`; empty: random
+  std::string peer_mac{};               // of `peer_name`; empty: random
+  int peer_netns_fd = -1;               // >= 0: the peer is created in that namespace
 };
 
 struct BridgeSpec {
-  std::string name;
+  std::string name{};
   unsigned mtu = 0;
-  std::string mac;
+  std::string mac{};
 };
 
 // One address on a link.
 struct Address {
-  int index = 0;                          // link index
-  cni::IPNet address;                     // local address with its prefix length
-  std::optional<cni::IPAddress> broadcast;
-  int scope = 0;                          // RT_SCOPE_*
-  unsigned flags = 0;                     // IFA_F_*
-  std::string label;
+  int index = 0;                        // link index
+  cni::IPNet address{};                 // local address with its prefix length
+  std::optional<cni::IPAddress> broadcast{};
+  int scope = 0;                        // RT_SCOPE_*
+  unsigned flags = 0;                   // IFA_F_*
+  std::string label{};
 
-  bool is_tentative() const noexcept;     // IFA_F_TENTATIVE: DAD still running
-  bool dad_failed() const noexcept;       // IFA_F_DADFAILED
+  bool is_tentative() const noexcept;   // IFA_F_TENTATIVE: DAD still running
+  bool dad_failed() const noexcept;     // IFA_F_DADFAILED
 };
 
 // What to add or delete. gw and index make the (single) nexthop.
 struct RouteSpec {
-  cni::IPNet dst;                           // 0.0.0.0/0 or ::/0 for a default route
-  std::optional<cni::IPAddress> gw;
-  int index = 0;                            // output link, 0: none
-  std::optional<std::uint32_t> priority;    // metric; unset: kernel default
-  std::optional<std::uint32_t> table;       // unset: main
-  std::optional<std::uint8_t> scope;        // unset: RT_SCOPE_UNIVERSE, as the reference sends
+  cni::IPNet dst{};                     // 0.0.0.0/0 or ::/0 for a default route
+  std::optional<cni::IPAddress> gw{};
+  int index = 0;                        // output link, 0: none
+  std::optional<std::uint32_t> priority{}; // metric; unset: kernel default
+  std::optional<std::uint32_t> table{}; // unset: main
+  std::optional<std::uint8_t> scope{};  // unset: RT_SCOPE_UNIVERSE, as the reference sends
 };
 
 struct Nexthop {
-  std::optional<cni::IPAddress> gw;
+  std::optional<cni::IPAddress> gw{};
   int index = 0;
-  int weight = 1;                           // rtnh_hops + 1 for multipath nexthops
+  int weight = 1;                       // rtnh_hops + 1 for multipath nexthops
 };
 
 // One kernel route. A multipath (ECMP) route has several nexthops.
 struct Route {
-  int family = 0;                           // AF_INET, AF_INET6
-  cni::IPNet dst;
+  int family = 0;                       // AF_INET, AF_INET6
+  cni::IPNet dst{};
   std::uint32_t table = 0;
   std::uint32_t priority = 0;
   std::uint8_t scope = 0;
-  std::uint8_t protocol = 0;                // RTPROT_*
-  std::uint8_t type = 0;                    // RTN_*
-  std::vector<Nexthop> nexthops;
+  std::uint8_t protocol = 0;            // RTPROT_*
+  std::uint8_t type = 0;                // RTN_*
+  std::vector<Nexthop> nexthops{};
 };
 
 struct RouteFilter {
-  int family = 0;                           // 0: both
-  int index = 0;                            // 0: any link (a route matches if any nexthop does)
-  std::uint32_t table = 254;                // RT_TABLE_MAIN, as netlink.RouteList; 0: every table
+  int family = 0;                       // 0: both
+  int index = 0;                        // 0: any link (a route matches if any nexthop does)
+  std::uint32_t table = 254;            // RT_TABLE_MAIN, as netlink.RouteList; 0: every table
 };
 
 class Netlink {
@@ -138,12 +138,12 @@ class Netlink {
   void create_veth(const VethSpec& spec);
   void create_bridge(const BridgeSpec& spec);
 
-  void rename_link(int index, std::string_view new_name);   // the link must be down
+  void rename_link(int index, std::string_view new_name); // the link must be down
   void set_link_up(int index);
   void set_link_down(int index);
   void set_link_mtu(int index, unsigned mtu);
   void set_link_mac(int index, std::string_view mac);
-  void set_link_master(int index, int master_index);         // 0 releases it (nomaster)
+  void set_link_master(int index, int master_index); // 0 releases it (nomaster)
   void move_link_to_netns(int index, int netns_fd);
   void move_link_to_netns(int index, const Netns& target);
   // Idempotent: false when there was no such link.
