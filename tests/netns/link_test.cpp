@@ -10,6 +10,7 @@
 #include <net/if.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -132,13 +133,25 @@ TEST(Links, ADuplicateNameIsExistsAndAMissingMasterIsNotFound) {
       EXPECT_EQ(error.code().category(), netlink_category());
       EXPECT_NE(error.code().message().find("exists"), std::string::npos) << error.code().message();
       EXPECT_NE(std::string(error.what()).find("failed to create macvlan \"mv0\""), std::string::npos);
+      const auto* netlink = dynamic_cast<const NetlinkError*>(&error);
+      ASSERT_NE(netlink, nullptr);
+      EXPECT_EQ(netlink->kernel_errno(), EEXIST);
+      EXPECT_EQ(netlink->kernel_message(), "file exists") << "Go's words, as the reference prints them";
     }
+    EXPECT_FALSE(nl.delete_link("mv-missing"));  // a swallowed not-found leaves no stale errno
     try {
       nl.create_macvlan({.name = "mv1", .master_index = 999999});
       ADD_FAILURE() << "created on a missing master";
-    } catch (const std::system_error& error) {
+    } catch (const NetlinkError& error) {
       EXPECT_TRUE(is_not_found(error.code())) << error.what();
       EXPECT_FALSE(is_exists(error.code()));
+      EXPECT_EQ(error.kernel_errno(), ENODEV);
+      EXPECT_EQ(error.kernel_message(), "no such device");
+    }
+    try {
+      nl.rename_link(nl.link("mv0").index, "a-name-of-16-chr");
+      ADD_FAILURE() << "a 16-byte name was accepted";
+    } catch (const std::invalid_argument&) {
     }
     EXPECT_FALSE(nl.find_link("mv1").has_value());
     EXPECT_FALSE(nl.find_link(999999).has_value());

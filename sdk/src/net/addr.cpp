@@ -13,14 +13,12 @@
 namespace plexus::net {
 namespace {
 
-using internal::check;
-
 RtnlAddrPtr addr_object(int index, const cni::IPNet& address) {
   RtnlAddrPtr addr(rtnl_addr_alloc());
   if (!addr) throw std::bad_alloc();
   rtnl_addr_set_ifindex(addr.get(), index);
   rtnl_addr_set_family(addr.get(), internal::family_of(address.ip()));
-  check(rtnl_addr_set_local(addr.get(), internal::to_nl_addr(address.ip(), address.prefix()).get()),
+  internal::check(rtnl_addr_set_local(addr.get(), internal::to_nl_addr(address.ip(), address.prefix()).get()),
         "failed to build address " + address.to_string());
   rtnl_addr_set_prefixlen(addr.get(), address.prefix());
   return addr;
@@ -46,7 +44,7 @@ void Netlink::add_address(int index, const cni::IPNet& address, std::optional<cn
   const RtnlAddrPtr addr = addr_object(index, address);
   if (!broadcast && address.ip().is_v4() && address.prefix() < 31) broadcast = broadcast_of(address);
   if (broadcast) {
-    check(rtnl_addr_set_broadcast(addr.get(), internal::to_nl_addr(*broadcast).get()),
+    internal::check(rtnl_addr_set_broadcast(addr.get(), internal::to_nl_addr(*broadcast).get()),
           "failed to build broadcast " + broadcast->to_string());
   }
   check(rtnl_addr_add(sock_.get(), addr.get(), NLM_F_EXCL),
@@ -83,7 +81,7 @@ std::vector<Address> Netlink::addresses(int index, int family) {
 bool Netlink::delete_address(int index, const cni::IPNet& address) {
   const RtnlAddrPtr addr = addr_object(index, address);
   const int err = rtnl_addr_delete(sock_.get(), addr.get(), 0);
-  if (err < 0 && is_not_found(make_netlink_error(err))) return false;
+  if (is_gone(err)) return false;
   check(err, "failed to delete address " + address.to_string() + " from link " + std::to_string(index));
   return true;
 }

@@ -2,7 +2,9 @@
 
 #include <netlink/errno.h>
 
+#include <cctype>
 #include <cstdlib>
+#include <cstring>
 
 namespace plexus::net {
 namespace {
@@ -46,6 +48,19 @@ std::error_code make_netlink_error(int nle) noexcept { return {std::abs(nle), ne
 
 void throw_netlink_error(int nle, const std::string& what) {
   throw std::system_error(make_netlink_error(nle), what);
+}
+
+NetlinkError::NetlinkError(int nle, int kernel_errno, const std::string& what)
+    : std::system_error(make_netlink_error(nle), what), kernel_errno_(kernel_errno) {}
+
+std::string NetlinkError::kernel_message() const {
+  return kernel_errno_ != 0 ? errno_text(kernel_errno_) : code().message();
+}
+
+std::string errno_text(int error) {
+  std::string text = std::strerror(error);
+  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  return text;
 }
 
 bool is_exists(const std::error_code& code) noexcept {

@@ -1,3 +1,4 @@
+#include <plexus/net/error.hpp>
 #include <plexus/net/iface.hpp>
 #include <plexus/net/netlink.hpp>
 #include <plexus/net/sysctl.hpp>
@@ -19,10 +20,15 @@ constexpr auto kDadSettleTimeout = std::chrono::seconds(5);
 
 std::string in_quotes(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
-// The cause as the reference appends it: for a netlink error its message alone (our what()
-// repeats the operation, which the caller's own wording already says).
+// The cause as the reference appends it: the kernel's errno in Go's words ("file exists") for a
+// netlink error, the code's message for another system error (our what() repeats the operation,
+// which the caller's own wording already says).
 std::string cause(const std::exception& error) {
-  if (const auto* system = dynamic_cast<const std::system_error*>(&error)) return system->code().message();
+  if (const auto* netlink = dynamic_cast<const NetlinkError*>(&error)) return netlink->kernel_message();
+  if (const auto* system = dynamic_cast<const std::system_error*>(&error)) {
+    if (system->code().category() == std::generic_category()) return errno_text(system->code().value());
+    return system->code().message();
+  }
   return error.what();
 }
 

@@ -10,16 +10,16 @@
 #include <netlink/route/link/bridge.h>
 #include <netlink/route/link/macvlan.h>
 #include <netlink/route/link/veth.h>
+#include <netlink/handlers.h>
 #include <netlink/socket.h>
 
 #include <cstdio>
 #include <random>
 #include <stdexcept>
+#include <utility>
 
 namespace plexus::net {
 namespace {
-
-using internal::check;
 
 RtnlLinkPtr alloc_link() {
   RtnlLinkPtr link(rtnl_link_alloc());
@@ -89,9 +89,33 @@ std::string random_veth_name() {
 
 bool Link::is_up() const noexcept { return (flags & IFF_UP) != 0; }
 
+namespace {
+
+// Records the kernel's errno, then lets libnl carry on exactly as without a handler (NL_STOP
+// makes it return -nl_syserr2nlerr(error), as its default does).
+int remember_kernel_errno(sockaddr_nl* /*from*/, nlmsgerr* error, void* slot) {
+  *static_cast<int*>(slot) = -error->error;
+  return NL_STOP;
+}
+
+}  // namespace
+
 Netlink::Netlink() : sock_(nl_socket_alloc()) {
   if (!sock_) throw std::bad_alloc();
+  internal::check(nl_socket_modify_err_cb(sock_.get(), NL_CB_CUSTOM, remember_kernel_errno, kernel_errno_.get()),
+                  "failed to set the netlink error callback");
   check(nl_connect(sock_.get(), NETLINK_ROUTE), "failed to connect a NETLINK_ROUTE socket");
+}
+
+void Netlink::check(int err, const std::string& what) {
+  const int kernel_errno = std::exchange(*kernel_errno_, 0);
+  if (err < 0) throw NetlinkError(err, kernel_errno, what);
+}
+
+bool Netlink::is_gone(int err) {
+  if (err >= 0 || !is_not_found(make_netlink_error(err))) return false;  // check() reports it
+  *kernel_errno_ = 0;
+  return true;
 }
 
 RtnlLinkPtr Netlink::get_link(int index, const char* name, const std::string& what) {
@@ -224,7 +248,7 @@ bool Netlink::delete_link(std::string_view name) {
   const RtnlLinkPtr link = alloc_link();
   rtnl_link_set_name(link.get(), std::string(name).c_str());
   const int err = rtnl_link_delete(sock_.get(), link.get());
-  if (err < 0 && is_not_found(make_netlink_error(err))) return false;
+  if (is_gone(err)) return false;
   check(err, "failed to delete link " + in_quotes(name));
   return true;
 }
@@ -233,7 +257,7 @@ bool Netlink::delete_link(int index) {
   const RtnlLinkPtr link = alloc_link();
   rtnl_link_set_ifindex(link.get(), index);
   const int err = rtnl_link_delete(sock_.get(), link.get());
-  if (err < 0 && is_not_found(make_netlink_error(err))) return false;
+  if (is_gone(err)) return false;
   check(err, "failed to delete link " + std::to_string(index));
   return true;
 }

@@ -11,8 +11,6 @@
 namespace plexus::net {
 namespace {
 
-using internal::check;
-
 std::string describe(const RouteSpec& spec) {
   std::string text = spec.dst.to_string();
   if (spec.gw) text += " via " + spec.gw->to_string();
@@ -29,7 +27,7 @@ RtnlRoutePtr route_object(const RouteSpec& spec, std::uint8_t scope, std::uint8_
   if (!route) throw std::bad_alloc();
   const int family = internal::family_of(spec.dst.ip());
   rtnl_route_set_family(route.get(), static_cast<std::uint8_t>(family));
-  check(rtnl_route_set_dst(route.get(), internal::to_nl_addr(spec.dst.ip(), spec.dst.prefix()).get()),
+  internal::check(rtnl_route_set_dst(route.get(), internal::to_nl_addr(spec.dst.ip(), spec.dst.prefix()).get()),
         "failed to build route " + describe(spec));
   rtnl_route_set_table(route.get(), spec.table.value_or(RT_TABLE_MAIN));
   rtnl_route_set_scope(route.get(), spec.scope.value_or(scope));
@@ -69,10 +67,9 @@ bool Netlink::delete_route(const RouteSpec& spec) {
   for (const std::uint8_t scope : scopes) {
     const RtnlRoutePtr route = route_object(spec, scope, RTPROT_UNSPEC);
     err = rtnl_route_delete(sock_.get(), route.get(), 0);
-    if (err >= 0) return true;
-    if (!is_not_found(make_netlink_error(err)) || spec.scope) break;
+    if (err >= 0 || !is_not_found(make_netlink_error(err)) || spec.scope) break;
   }
-  if (is_not_found(make_netlink_error(err))) return false;
+  if (is_gone(err)) return false;
   check(err, "failed to delete route " + describe(spec));
   return true;
 }

@@ -16,6 +16,25 @@ std::error_code make_netlink_error(int nle) noexcept;
 // Throws std::system_error{make_netlink_error(nle), what}. what() reads "<what>: <nl_geterror>".
 [[noreturn]] void throw_netlink_error(int nle, const std::string& what);
 
+// What the Netlink operations throw: a std::system_error in netlink_category() that also keeps
+// the kernel's own errno when the kernel refused the request (libnl folds several errnos into one
+// NLE code, e.g. ENOENT, ENODEV and ESRCH all become NLE_OBJ_NOTFOUND).
+class NetlinkError : public std::system_error {
+ public:
+  NetlinkError(int nle, int kernel_errno, const std::string& what);
+  // The errno of the kernel's NLMSG_ERROR (positive), 0 when the failure was not the kernel's.
+  int kernel_errno() const noexcept { return kernel_errno_; }
+  // The cause as Go's syscall.Errno prints it ("file exists", "no such device"), which is what
+  // the reference plugins' messages end with; code().message() when there is no kernel errno.
+  std::string kernel_message() const;
+
+ private:
+  int kernel_errno_;
+};
+
+// Go's text for an errno: strerror with its first letter lower-cased ("file exists").
+std::string errno_text(int error);
+
 // True for NLE_EXIST (the kernel's EEXIST / EADDRINUSE), e.g. a second ADD of the same link,
 // address or route.
 bool is_exists(const std::error_code& code) noexcept;

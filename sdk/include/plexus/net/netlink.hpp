@@ -2,14 +2,16 @@
 //
 // A Netlink is bound to the network namespace of the thread that constructs it: build it inside
 // in_netns() to act on a container, on the caller's own thread to act on the host. Every
-// failure is a std::system_error in netlink_category() (see error.hpp): is_exists() and
-// is_not_found() tell the cases a plugin must treat specially. One Netlink per thread.
+// failure is a NetlinkError (a std::system_error in netlink_category(), see error.hpp):
+// is_exists() and is_not_found() tell the cases a plugin must treat specially, kernel_message()
+// words the cause as the reference plugins print it. One Netlink per thread.
 #pragma once
 
 #include <plexus/cni/ip.hpp>
 #include <plexus/net/handles.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -172,11 +174,17 @@ class Netlink {
   std::vector<Route> routes(const RouteFilter& filter = {});
 
  private:
+  // Throws NetlinkError (with the errno the kernel sent, if any) when err < 0.
+  void check(int err, const std::string& what);
+  // True (and the kernel errno forgotten) when err says "not found".
+  bool is_gone(int err);
   RtnlLinkPtr get_link(int index, const char* name, const std::string& what);
   void change_link(int index, rtnl_link* changes, const std::string& what);
   void add_route_flags(const RouteSpec& route, int flags, const char* verb);
 
   NlSockPtr sock_;
+  // Written by the socket's error callback; on the heap so a moved Netlink keeps it valid.
+  std::unique_ptr<int> kernel_errno_ = std::make_unique<int>(0);
 };
 
 }  // namespace plexus::net
