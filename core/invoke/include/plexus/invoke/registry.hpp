@@ -1,0 +1,84 @@
+// The in-process plugins: shared objects found in plugin directories, each checked (ownership,
+// permissions, the entry symbol, the ABI major) before use, loaded once, and kept loaded while
+// anything from it is in use.
+#pragma once
+
+#include <plexus/abi.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace plexus::invoke {
+
+enum class LoadStatus {
+  Loaded,
+  NotFound,           // no such file
+  UnsafePermissions,  // not owned by root (or by us, when not root), or group/world writable
+  NotAPlugin,         // no plexus_plugin_entry in its "boostdll" section, or not a shared object
+  LoadFailed,         // dlopen refused it (missing dependency, undefined symbol, ...)
+  EntryFailed,        // the entry returned null or a struct too small to be plexus_plugin_v1
+  WrongAbiMajor,      // built against another major version of abi.h
+  DuplicateType,      // loaded, but every type it serves is already served by another file
+};
+
+std::string_view to_string(LoadStatus status);
+
+struct LoadOutcome {
+  std::filesystem::path file;
+  LoadStatus status = LoadStatus::NotFound;
+  std::string message;  // names the file and says what is wrong
+};
+
+// One loaded library. The library handle is the first member, so it is unloaded last.
+class LoadedPlugin {
+ public:
+  LoadedPlugin(std::shared_ptr<void> library, const plexus_plugin_v1* info, std::filesystem::path file)
+      : library_(std::move(library)), info_(info), file_(std::move(file)) {}
+
+  const plexus_plugin_v1& info() const { return *info_; }
+  const std::filesystem::path& file() const { return file_; }
+  std::string name() const { return info_->name_cstr != nullptr ? info_->name_cstr : ""; }
+  std::string version() const { return info_->version_cstr != nullptr ? info_->version_cstr : ""; }
+  std::vector<std::string> types() const;
+  std::vector<std::string> spec_versions() const;
+
+ private:
+  std::shared_ptr<void> library_;
+  const plexus_plugin_v1* info_;
+  std::filesystem::path file_;
+};
+
+class PluginRegistry {
+ public:
+  struct Options {
+    // Who must own a plugin file. Defaults to our effective uid: root in production, where a
+    // file anyone else could have written must never be loaded into a root process.
+    unsigned owner_uid;
+    Options();
+  };
+
+  PluginRegistry() : PluginRegistry(Options()) {}
+  explicit PluginRegistry(Options options) : options_(options) {}
+
+  // Loads every *.so in the directories, in lexical order per directory. A type served twice
+  // keeps its first plugin.
+  std::vector<LoadOutcome> scan(const std::vector<std::filesystem::path>& dirs);
+  // Checks and loads one file.
+  LoadOutcome load(const std::filesystem::path& file);
+
+  std::shared_ptr<const LoadedPlugin> find(std::string_view type) const;
+  std::vector<std::shared_ptr<const LoadedPlugin>> plugins() const;
+
+ private:
+  Options options_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<const LoadedPlugin>, std::less<>> by_type_;
+  std::map<std::filesystem::path, std::shared_ptr<const LoadedPlugin>> by_file_;
+};
+
+}  // namespace plexus::invoke

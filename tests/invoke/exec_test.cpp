@@ -1,0 +1,156 @@
+// plexus::exec and ExecInvoker against Debian's reference binaries and small script plugins.
+#include <plexus/cni/errors.hpp>
+#include <plexus/exec/exec.hpp>
+#include <plexus/invoke/exec_invoker.hpp>
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace cni = plexus::cni;
+namespace exec = plexus::exec;
+
+const fs::path kReference = PLEXUS_REFERENCE_CNI_DIR;
+
+class ScriptDir {
+ public:
+  ScriptDir() {
+    std::string pattern = (fs::temp_directory_path() / "plexus-exec-XXXXXX").string();
+    path_ = ::mkdtemp(pattern.data());
+  }
+  ~ScriptDir() { fs::remove_all(path_); }
+  fs::path write(const std::string& name, const std::string& body) const {
+    const auto file = path_ / name;
+    std::ofstream(file) << "#!/bin/sh\n" << body << "\n";
+    fs::permissions(file, fs::perms(0755));
+    return file;
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+cni::Request add_request(const std::string& config) {
+  return {"ADD", "ctr1", "/var/run/netns/plexus-none", "net1", "", PLEXUS_REFERENCE_CNI_DIR, config, ""};
+}
+
+TEST(Exec, ReferenceVersionIsParsed) {
+  const auto versions = exec::supported_versions(kReference / "macvlan");
+  ASSERT_FALSE(versions.empty());
+  EXPECT_EQ(versions.front(), "0.1.0");
+  EXPECT_NE(std::find(versions.begin(), versions.end(), "0.4.0"), versions.end());
+  EXPECT_NE(std::find(versions.begin(), versions.end(), "1.0.0"), versions.end());
+}
+
+TEST(Exec, ReferenceErrorSurfacesWithCodeAndMessage) {
+  auto request = add_request(R"({"cniVersion":"0.4.0","name":"n","type":"macvlan"})");
+  request.netns.clear();
+  auto reply = exec::run(kReference / "macvlan", request);
+  EXPECT_EQ(reply.exit_code, 1);
+  auto error = cni::reply_error(reply);
+  EXPECT_EQ(error.code(), 4);
+  EXPECT_EQ(error.msg(), "required env variables [CNI_NETNS] missing");
+
+  // A master that does not exist fails before any namespace is touched.
+  reply = exec::run(kReference / "macvlan",
+                    add_request(R"({"cniVersion":"0.4.0","name":"n","type":"macvlan","master":"plexus-nope0"})"));
+  error = cni::reply_error(reply);
+  EXPECT_EQ(error.code(), 999);
+  EXPECT_EQ(error.msg(), "Link not found");
+}
+
+TEST(Exec, FindInPathAsLibcni) {
+  EXPECT_EQ(exec::find_in_path("static", "/nonexistent:" PLEXUS_REFERENCE_CNI_DIR), kReference / "static");
+  try {
+    (void)exec::find_in_path("nope", "/a:/b");
+    FAIL();
+  } catch (const cni::Error& e) {
+    EXPECT_EQ(e.msg(), "failed to find plugin \"nope\" in path [/a /b]");
+  }
+  EXPECT_THROW((void)exec::find_in_path("../static", "/a"), cni::Error);
+  EXPECT_THROW((void)exec::find_in_path("static", ""), cni::Error);
+}
+
+TEST(Exec, EnvironmentAndStdinReachThePlugin) {
+  ScriptDir dir;
+  const auto script = dir.write("echoenv", R"(printf '%s|%s|%s|%s|%s|' "$CNI_COMMAND" "$CNI_CONTAINERID" "$CNI_NETNS" "$CNI_IFNAME" "$CNI_ARGS"; cat)");
+  cni::Request request{"ADD", "c9", "/ns", "eth3", "A=1", dir.path().string(), "{\"x\":1}", ""};
+  const auto reply = exec::run(script, request);
+  EXPECT_EQ(reply.exit_code, 0);
+  EXPECT_EQ(reply.stdout_data, "ADD|c9|/ns|eth3|A=1|{\"x\":1}");
+}
+
+TEST(Exec, ErrorOnlyOnStderrIsReadFromThere) {
+  ScriptDir dir;
+  const auto script = dir.write("fails", "echo boom >&2; exit 1");
+  const auto reply = exec::run(script, add_request("{}"));
+  EXPECT_EQ(reply.exit_code, 1);
+  EXPECT_EQ(cni::reply_error(reply).msg(), "netplugin failed: \"boom\n\"");
+}
+
+TEST(Exec, TimeoutKillsTheChild) {
+  ScriptDir dir;
+  const auto script = dir.write("sleeper", "exec sleep 30");
+  exec::ExecOptions options;
+  options.timeout = std::chrono::milliseconds(300);
+  const auto start = std::chrono::steady_clock::now();
+  const auto reply = exec::run(script, add_request("{}"), options);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_EQ(cni::reply_error(reply).code(), 11);
+  EXPECT_NE(cni::reply_error(reply).msg().find("timed out after 300 ms"), std::string::npos);
+}
+
+TEST(Exec, OutputOverTheCapIsRefusedAndUnderItArrivesIntact) {
+  ScriptDir dir;
+  const auto big = dir.write("big", "head -c 2097152 /dev/zero | tr '\\0' 'x'");
+  exec::ExecOptions options;
+  options.output_cap = 1024 * 1024;
+  auto reply = exec::run(big, add_request("{}"), options);
+  EXPECT_EQ(reply.exit_code, 1);
+  EXPECT_NE(cni::reply_error(reply).msg().find("printed more than 1048576 bytes"), std::string::npos);
+
+  const auto fits = dir.write("fits", "cat >/dev/null; head -c 1048576 /dev/zero | tr '\\0' 'y'");
+  std::string large_stdin(512 * 1024, 'z');  // both directions at once must not deadlock
+  auto request = add_request(large_stdin);
+  reply = exec::run(fits, request, options);
+  EXPECT_EQ(reply.exit_code, 0);
+  EXPECT_EQ(reply.stdout_data, std::string(1024 * 1024, 'y'));
+}
+
+TEST(Exec, TextFileBusyIsRetried) {
+  ScriptDir dir;
+  const auto script = dir.write("busy", "echo '{}'");
+  // A writer holding the file open makes execve fail with ETXTBSY until it closes.
+  const int writer = ::open(script.c_str(), O_WRONLY | O_APPEND);
+  ASSERT_GE(writer, 0);
+  std::thread closer([writer] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ::close(writer);
+  });
+  const auto reply = exec::run(script, add_request("{}"));
+  closer.join();
+  EXPECT_EQ(reply.exit_code, 0) << reply.stdout_data;
+  EXPECT_EQ(reply.stdout_data, "{}\n");
+}
+
+TEST(ExecInvoker, ExtraDirsComeFirstAndMissingTypesAreCniErrors) {
+  ScriptDir dir;
+  dir.write("static", "echo from-extra-dir");
+  plexus::invoke::ExecInvoker first({dir.path().string()});
+  auto reply = first.invoke("static", add_request("{}"));
+  EXPECT_EQ(reply.stdout_data, "from-extra-dir\n");
+  reply = first.invoke("plexus-missing", add_request("{}"));
+  EXPECT_EQ(reply.exit_code, 1);
+  EXPECT_EQ(cni::reply_error(reply).msg().rfind("failed to find plugin \"plexus-missing\" in path [", 0), 0U);
+}
+
+}  // namespace
