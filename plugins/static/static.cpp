@@ -162,7 +162,8 @@ StaticConfig load_config(const Call& call) {
     if (const auto* dns = member(*ipam, "dns")) config.dns = cni::parse_dns(*dns);
   }
   const auto runtime_ips = string_list_member(conf.runtime_config(), "ips", "Net.runtimeConfig.ips");
-  const auto cni_args = member(conf.args(), "cni");
+  const auto args_object = conf.args();  // owned here: member() points into it
+  const auto* cni_args = member(args_object, "cni");
   const auto args_ips = cni_args != nullptr ? string_list_member(*cni_args, "ips", "IPAMArgs.args.cni.ips")
                                             : std::vector<std::string>{};
 
