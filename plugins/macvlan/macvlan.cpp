@@ -92,10 +92,8 @@ net::Link resolve_master(MacvlanConfig& config, const net::Netns& pod) {
   return in_master_netns(config, pod, [&](net::Netlink& nl) {
     if (config.master.empty()) config.master = default_route_interface(nl);
     auto master = nl.find_link(config.master);
-    if (!master) {
-      throw cni::Error(cni::ErrorCode::InvalidNetworkConfig,
-                       fmt::format("failed to lookup master \"{}\": Link not found", config.master));
-    }
+    // The reference's loadConf returns netlink's error unwrapped, for ADD and CHECK alike.
+    if (!master) throw cni::Error(cni::ErrorCode::InvalidNetworkConfig, "Link not found");
     if (config.mtu < 0 || config.mtu > static_cast<long long>(master->mtu)) {
       throw cni::Error(cni::ErrorCode::InvalidNetworkConfig,
                        fmt::format("invalid MTU {}, must be [0, master MTU({})]", config.mtu, master->mtu));
@@ -133,24 +131,30 @@ class Macvlan final : public plexus::Plugin {
                          .netns_fd = config.link_in_container ? -1 : pod.fd()});
       return 0;
     });
+    // The rollback names the link by its index in the pod once known, never by CNI_IFNAME: on a
+    // duplicate ADD that name belongs to the first attachment, which must survive this failure.
+    int link_index = 0;
     plexus::ScopeGuard remove_link([&] {
       net::in_netns(pod, [&] {
         net::Netlink nl;
-        if (!nl.delete_link(ifname)) nl.delete_link(temp_name);
+        if (link_index != 0) {
+          nl.delete_link(link_index);
+        } else {
+          nl.delete_link(temp_name);
+        }
       });
     });
 
     cni::Interface iface = net::in_netns(pod, [&] {
       net::Netlink nl;
-      const auto link = nl.link(temp_name);
+      link_index = nl.link(temp_name).index;
       try {
-        nl.rename_link(link.index, ifname);
+        nl.rename_link(link_index, ifname);
       } catch (const std::system_error& e) {
         const std::string cause = net::is_exists(e.code()) ? "file exists" : e.code().message();
-        nl.delete_link(link.index);
         throw cni::Error(cni::ErrorCode::Internal, fmt::format("failed to rename macvlan to \"{}\": {}", ifname, cause));
       }
-      return cni::Interface{ifname, nl.link(link.index).mac, std::nullopt, call.netns(), "", ""};
+      return cni::Interface{ifname, nl.link(link_index).mac, std::nullopt, call.netns(), "", ""};
     });
 
     cni::Result result;
