@@ -44,11 +44,23 @@ cni::Request add_request(const std::string& config) {
 }
 
 TEST(Exec, ReferenceVersionIsParsed) {
-  const auto versions = exec::supported_versions(kReference / "macvlan");
-  ASSERT_FALSE(versions.empty());
-  EXPECT_EQ(versions.front(), "0.1.0");
-  EXPECT_NE(std::find(versions.begin(), versions.end(), "0.4.0"), versions.end());
-  EXPECT_NE(std::find(versions.begin(), versions.end(), "1.0.0"), versions.end());
+  // Debian's 1.1.1 (built with libcni 1.1.2) stops at 1.0.0.
+  EXPECT_EQ(exec::supported_versions(kReference / "macvlan"),
+            (std::vector<std::string>{"0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0"}));
+}
+
+TEST(Exec, PluginWithoutVersionCommandIsA010Plugin) {
+  ScriptDir dir;
+  const auto old = dir.write("old", R"(echo '{"code":4,"msg":"unknown CNI_COMMAND: VERSION"}'; exit 1)");
+  EXPECT_EQ(exec::supported_versions(old), std::vector<std::string>{"0.1.0"});
+  const auto broken = dir.write("broken", R"(echo '{"code":5,"msg":"disk on fire"}'; exit 1)");
+  try {
+    (void)exec::supported_versions(broken);
+    FAIL() << "a VERSION failure other than the unknown command is an error";
+  } catch (const cni::Error& e) {
+    EXPECT_EQ(e.code(), 5);
+    EXPECT_EQ(e.msg(), "disk on fire");
+  }
 }
 
 TEST(Exec, ReferenceErrorSurfacesWithCodeAndMessage) {
@@ -56,7 +68,8 @@ TEST(Exec, ReferenceErrorSurfacesWithCodeAndMessage) {
   request.netns.clear();
   auto reply = exec::run(kReference / "macvlan", request);
   EXPECT_EQ(reply.exit_code, 1);
-  auto error = cni::reply_error(reply);
+  ASSERT_TRUE(exec::error_of(reply).has_value());
+  auto error = *exec::error_of(reply);
   EXPECT_EQ(error.code(), 4);
   EXPECT_EQ(error.msg(), "required env variables [CNI_NETNS] missing");
 
@@ -94,7 +107,10 @@ TEST(Exec, ErrorOnlyOnStderrIsReadFromThere) {
   const auto script = dir.write("fails", "echo boom >&2; exit 1");
   const auto reply = exec::run(script, add_request("{}"));
   EXPECT_EQ(reply.exit_code, 1);
-  EXPECT_EQ(cni::reply_error(reply).msg(), "netplugin failed: \"boom\n\"");
+  ASSERT_TRUE(exec::error_of(reply).has_value());
+  EXPECT_EQ(exec::error_of(reply)->msg(), "netplugin failed: \"boom\n\"");
+  EXPECT_EQ(exec::error_of(exec::run(dir.write("ok", "echo '{}' ; echo noise >&2"), add_request("{}"))), std::nullopt)
+      << "exit 0 is success whatever stderr says";
 }
 
 TEST(Exec, TimeoutKillsTheChild) {
@@ -124,6 +140,17 @@ TEST(Exec, OutputOverTheCapIsRefusedAndUnderItArrivesIntact) {
   reply = exec::run(fits, request, options);
   EXPECT_EQ(reply.exit_code, 0);
   EXPECT_EQ(reply.stdout_data, std::string(1024 * 1024, 'y'));
+}
+
+TEST(Exec, PluginPrintingBeforeReadingStdinDoesNotDeadlock) {
+  ScriptDir dir;
+  // 1 MiB out before a byte of the 512 KiB in is read: both pipes are full at once.
+  const auto script = dir.write("eager", "head -c 1048576 /dev/zero | tr '\\0' 'y'; cat >/dev/null");
+  exec::ExecOptions options;
+  options.timeout = std::chrono::seconds(20);
+  const auto reply = exec::run(script, add_request(std::string(512 * 1024, 'z')), options);
+  EXPECT_EQ(reply.exit_code, 0) << reply.stdout_data.substr(0, 200);
+  EXPECT_EQ(reply.stdout_data.size(), 1024U * 1024U);
 }
 
 TEST(Exec, TextFileBusyIsRetried) {

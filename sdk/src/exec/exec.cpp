@@ -72,6 +72,32 @@ class SpawnActions {
   posix_spawn_file_actions_t actions_{};
 };
 
+// A spawned plugin process. Unless wait() reaped it, the destructor kills and reaps it, so no
+// path out of run() (an exception included) leaves a running child or a zombie behind.
+class ChildProcess {
+ public:
+  explicit ChildProcess(pid_t pid) : pid_(pid) {}
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  ~ChildProcess() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    (void)wait();
+  }
+  void kill() const { ::kill(pid_, SIGKILL); }
+  // The wait status.
+  int wait() {
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+    return status;
+  }
+
+ private:
+  pid_t pid_;
+};
+
 // The caller's environment with the CNI_* variables of the request on top.
 std::vector<std::string> plugin_environment(const cni::Request& request) {
   const std::array<std::pair<const char*, const std::string*>, 7> cni_vars = {{
@@ -179,9 +205,13 @@ cni::Reply run(const std::filesystem::path& binary, const cni::Request& request,
   if (spawn_error != 0) {
     return failure(cni::ErrorCode::Internal, fmt::format("failed to execute plugin {}: {}", argv0, std::strerror(spawn_error)));
   }
+  ChildProcess child(pid);
   in.read.reset();
   out.write.reset();
   err.write.reset();
+  // A plugin may print before it reads its stdin: a blocking write could then wait forever on a
+  // full pipe while the plugin waits on its full stdout.
+  ::fcntl(in.write.get(), F_SETFL, ::fcntl(in.write.get(), F_GETFL) | O_NONBLOCK);
 
   SigpipeBlock no_sigpipe;
   cni::Reply reply;
@@ -204,7 +234,8 @@ cni::Reply run(const std::filesystem::path& binary, const cni::Request& request,
     if (in.write.get() >= 0 && (fds[0].revents & (POLLOUT | POLLERR | POLLHUP)) != 0) {
       const auto n = ::write(in.write.get(), input.data() + written, input.size() - written);
       if (n > 0) written += static_cast<std::size_t>(n);
-      if (n < 0 || written == input.size()) in.write.reset();
+      const bool retry = n < 0 && (errno == EAGAIN || errno == EINTR);
+      if ((n < 0 && !retry) || written == input.size()) in.write.reset();
     }
     for (auto [index, target] : {std::pair{1, &reply.stdout_data}, std::pair{2, &reply.stderr_data}}) {
       auto& fd = index == 1 ? out.read : err.read;
@@ -220,10 +251,8 @@ cni::Reply run(const std::filesystem::path& binary, const cni::Request& request,
     }
     if (over_cap) break;
   }
-  if (timed_out || over_cap) ::kill(pid, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  if (timed_out || over_cap) child.kill();
+  const int status = child.wait();
   if (timed_out) {
     return failure(cni::ErrorCode::TryAgainLater,
                    fmt::format("plugin {} timed out after {} ms and was killed", argv0, options.timeout.count()));
@@ -241,6 +270,11 @@ cni::Reply run(const std::filesystem::path& binary, const cni::Request& request,
     }
   }
   return reply;
+}
+
+std::optional<cni::Error> error_of(const cni::Reply& reply) {
+  if (reply.exit_code == 0) return std::nullopt;
+  return cni::reply_error(reply);
 }
 
 std::vector<std::string> supported_versions(const std::filesystem::path& binary, const ExecOptions& options) {

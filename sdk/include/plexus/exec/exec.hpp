@@ -3,11 +3,13 @@
 // Lives in the SDK because a standalone plugin binary execs its IPAM plugin the same way.
 #pragma once
 
+#include <plexus/cni/errors.hpp>
 #include <plexus/cni/protocol.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -36,6 +38,10 @@ std::filesystem::path find_in_path(std::string_view type, std::string_view cni_p
 // a Reply (exit code, stdout, stderr); a failure to run it at all, a timeout or an output over the
 // cap come back as exit code 1 with a CNI error JSON on stdout.
 cni::Reply run(const std::filesystem::path& binary, const cni::Request& request, const ExecOptions& options = {});
+
+// The error a reply carries, as libcni's pluginErr reads it: none when the exit code is 0; else
+// stdout parsed as a CNI error, else "netplugin failed: <stderr>" (see cni::reply_error).
+std::optional<cni::Error> error_of(const cni::Reply& reply);
 
 // The spec versions `binary` supports (its VERSION reply). A plugin that answers
 // "unknown CNI_COMMAND: VERSION" is a 0.1.0 plugin, as libcni reads it. Throws cni::Error.
