@@ -1,0 +1,27 @@
+// A NetworkSource over the Kubernetes API (plexus::k8s::ApiClient).
+#pragma once
+
+#include <plexus/meta/network_source.hpp>
+
+namespace plexus::k8s {
+class ApiClient;
+}
+
+namespace plexus::meta {
+
+class KubernetesSource final : public NetworkSource {
+ public:
+  explicit KubernetesSource(const k8s::ApiClient& client) : client_(client) {}
+
+  // A 404 is nullopt; any other API failure is a code 999 cni::Error naming the object.
+  std::optional<NetworkAttachment> get_network_attachment(std::string_view ns, std::string_view name) override;
+  std::optional<PodInfo> get_pod(std::string_view ns, std::string_view name, bool wait_for_pod) override;
+  // A pod that is gone is tolerated (false), as multus does; other failures throw.
+  bool set_network_status(std::string_view ns, std::string_view name, std::string_view expected_uid,
+                          std::string_view status_json_array) override;
+
+ private:
+  const k8s::ApiClient& client_;
+};
+
+}  // namespace plexus::meta

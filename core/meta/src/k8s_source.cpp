@@ -1,0 +1,49 @@
+#include <plexus/meta/k8s_source.hpp>
+
+#include <plexus/cni/errors.hpp>
+#include <plexus/k8s/api_client.hpp>
+
+#include <fmt/format.h>
+
+namespace plexus::meta {
+
+std::optional<NetworkAttachment> KubernetesSource::get_network_attachment(std::string_view ns, std::string_view name) {
+  try {
+    const auto nad = client_.get_network_attachment_definition(ns, name);
+    return NetworkAttachment{nad.namespace_name(), nad.name(), nad.config(), nad.resource_name()};
+  } catch (const k8s::ApiError& e) {
+    if (e.is_not_found()) return std::nullopt;
+    throw cni::Error(cni::ErrorCode::Internal,
+                     fmt::format("cannot get network-attachment-definition {}/{}: {}", ns, name, e.what()));
+  }
+}
+
+std::optional<PodInfo> KubernetesSource::get_pod(std::string_view ns, std::string_view name, bool wait_for_pod) {
+  try {
+    const auto pod = client_.get_pod(ns, name, k8s::GetPodOptions{.retry_not_found = wait_for_pod});
+    PodInfo info{pod.namespace_name(), pod.name(), pod.uid(), pod.is_static(), {}};
+    for (auto& [key, value] : pod.annotations()) info.annotations.emplace(key, value);
+    return info;
+  } catch (const k8s::ApiError& e) {
+    if (e.is_not_found()) return std::nullopt;
+    throw cni::Error(cni::ErrorCode::Internal, fmt::format("cannot get pod {}/{}: {}", ns, name, e.what()));
+  }
+}
+
+bool KubernetesSource::set_network_status(std::string_view ns, std::string_view name, std::string_view expected_uid,
+                                          std::string_view status_json_array) {
+  try {
+    client_.set_network_status(ns, name,
+                               expected_uid.empty() ? std::nullopt : std::optional<std::string_view>(expected_uid),
+                               status_json_array);
+    return true;
+  } catch (const k8s::ApiError& e) {
+    if (e.is_not_found()) return false;
+    throw cni::Error(cni::ErrorCode::Internal,
+                     fmt::format("cannot set network-status on pod {}/{}: {}", ns, name, e.what()));
+  } catch (const k8s::UidMismatchError& e) {
+    throw cni::Error(cni::ErrorCode::Internal, fmt::format("cannot set network-status: {}", e.what()));
+  }
+}
+
+}  // namespace plexus::meta
