@@ -1,5 +1,5 @@
-// Runs one CNI request three ways: plexus's plugin loaded in-process from its .so (dlopen, the
-// ABI entry, a null host), plexus's standalone binary exec'd, and Debian's reference binary
+// Runs one CNI request three ways: plexus's plugin loaded in-process from its .so (the registry,
+// the ABI entry, a null host), plexus's standalone binary exec'd, and Debian's reference binary
 // exec'd. The IPAM tests feed all three the same bytes and compare the replies.
 #pragma once
 
@@ -7,8 +7,8 @@
 #include <plexus/cni/json.hpp>
 #include <plexus/cni/protocol.hpp>
 #include <plexus/exec/exec.hpp>
+#include <plexus/invoke/registry.hpp>
 
-#include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -29,38 +29,37 @@ inline const std::vector<std::string> kAllVersions = {"0.1.0", "0.2.0", "0.3.0",
 // What Debian's 1.1.1 plugins speak (VERSION stops at 1.0.0).
 inline bool reference_speaks(std::string_view version) { return version != "1.1.0"; }
 
-// A plexus plugin .so, loaded with dlopen directly; invoke() goes through the C ABI only.
+// A plexus plugin .so, loaded the way plexus loads it (the registry: ownership, the boostdll
+// entry, the ABI major); invoke() goes through the C ABI only, with a null host.
 class LoadedPlugin {
  public:
-  explicit LoadedPlugin(const fs::path& path) : handle_(::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL), &::dlclose) {
-    if (!handle_) throw std::runtime_error(std::string("dlopen: ") + ::dlerror());
-    // BOOST_DLL_ALIAS exports a variable holding the entry function's address.
-    const auto* slot = static_cast<const void* const*>(::dlsym(handle_.get(), PLEXUS_PLUGIN_ENTRY_NAME));
-    if (slot == nullptr) throw std::runtime_error("no plexus_plugin_entry in " + path.string());
-    const auto entry = reinterpret_cast<plexus_plugin_entry_fn>(const_cast<void*>(*slot));
-    info_ = entry();
+  LoadedPlugin(const fs::path& path, const std::string& type) {
+    const auto outcome = registry_.load(path);
+    if (outcome.status != invoke::LoadStatus::Loaded) throw std::runtime_error(outcome.message);
+    plugin_ = registry_.find(type);
+    if (!plugin_) throw std::runtime_error(path.string() + " does not serve " + type);
   }
 
-  const plexus_plugin_v1& info() const { return *info_; }
+  const plexus_plugin_v1& info() const { return plugin_->info(); }
 
   cni::Reply invoke(const cni::Request& request) const {
     const auto abi_request = abi::to_abi(request);
     plexus_reply_v1 reply{};
     reply.struct_size = sizeof(reply);
-    if (info_->invoke(nullptr, &abi_request, &reply) != 0) throw std::runtime_error("invoke could not fill the reply");
+    if (info().invoke(nullptr, &abi_request, &reply) != 0) throw std::runtime_error("invoke could not fill the reply");
     return abi::take(reply);
   }
 
  private:
-  std::unique_ptr<void, int (*)(void*)> handle_;
-  const plexus_plugin_v1* info_ = nullptr;
+  invoke::PluginRegistry registry_;
+  std::shared_ptr<const invoke::LoadedPlugin> plugin_;
 };
 
 // The three ways of running one plugin type.
 class PluginTrio {
  public:
   explicit PluginTrio(const std::string& type)
-      : so_(fs::path(PLEXUS_PLUGIN_DIR) / (type + ".so")),
+      : so_(fs::path(PLEXUS_PLUGIN_DIR) / (type + ".so"), type),
         binary_(fs::path(PLEXUS_CNI_BIN_DIR) / type),
         reference_(fs::path(PLEXUS_REFERENCE_CNI_DIR) / type) {}
 
