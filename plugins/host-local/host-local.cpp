@@ -61,7 +61,7 @@ constexpr std::string_view kValidAttachmentsKey = "cni.dev/valid-attachments";
 
 // Go's syscall errors are strerror's text starting lower-case ("no such file or directory").
 std::string errno_text(int error) {
-  std::string text = std::strerror(error);
+  std::string text = std::error_code(error, std::generic_category()).message();  // strerror_r: thread-safe
   if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
   return text;
 }
