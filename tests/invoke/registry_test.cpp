@@ -95,6 +95,21 @@ TEST(Registry, RefusesFilesOwnedBySomeoneElse) {
   expect_outcome(registry.load(foreign), LoadStatus::UnsafePermissions, "foreign.so", "owned by uid 65534, not 0");
 }
 
+TEST(Registry, TheOwnerRuleIsOneConfiguredUid) {
+  // The default is our effective uid (root in production); any other owner is refused, and the
+  // rule needs no root to be seen working.
+  EXPECT_EQ(PluginRegistry::Options().owner_uid, ::geteuid());
+  TempDir dir;
+  const auto mine = dir.copy(kFixtures / "fixture_good.so", "mine.so");
+  PluginRegistry::Options someone_else;
+  someone_else.owner_uid = ::geteuid() + 1;
+  PluginRegistry strict(someone_else);
+  expect_outcome(strict.load(mine), LoadStatus::UnsafePermissions, "mine.so",
+                 "owned by uid " + std::to_string(::geteuid()) + ", not " + std::to_string(::geteuid() + 1));
+  PluginRegistry registry;
+  EXPECT_EQ(registry.load(mine).status, LoadStatus::Loaded);
+}
+
 TEST(Registry, ScanLoadsEverySoInOrderAndReportsEach) {
   TempDir dir;
   dir.copy(kFixtures / "fixture_good.so", "a.so");

@@ -102,14 +102,20 @@ LoadOutcome PluginRegistry::load(const std::filesystem::path& given) {
   const auto entry = reinterpret_cast<plexus_plugin_entry_fn>(entry_address);
   const plexus_plugin_v1* plugin = entry != nullptr ? entry() : nullptr;
   if (plugin == nullptr) return outcome(file, LoadStatus::EntryFailed, "the entry returned no plugin info");
-  if (plugin->struct_size < offsetof(plexus_plugin_v1, invoke) + sizeof(plugin->invoke) || plugin->invoke == nullptr) {
+  // The version fields first: another major may have a struct of another size, and must be
+  // reported as what it is.
+  if (plugin->struct_size < offsetof(plexus_plugin_v1, abi_minor) + sizeof(plugin->abi_minor)) {
     return outcome(file, LoadStatus::EntryFailed,
-                   fmt::format("the plugin info is too small (struct_size {}) or has no invoke", plugin->struct_size));
+                   fmt::format("the plugin info is too small (struct_size {}) to carry its ABI version", plugin->struct_size));
   }
   if (plugin->abi_major != PLEXUS_ABI_MAJOR) {
     return outcome(file, LoadStatus::WrongAbiMajor,
                    fmt::format("built for plugin ABI {}.{}, this host speaks {}.x", plugin->abi_major, plugin->abi_minor,
                                PLEXUS_ABI_MAJOR));
+  }
+  if (plugin->struct_size < offsetof(plexus_plugin_v1, invoke) + sizeof(plugin->invoke) || plugin->invoke == nullptr) {
+    return outcome(file, LoadStatus::EntryFailed,
+                   fmt::format("the plugin info is too small (struct_size {}) or has no invoke", plugin->struct_size));
   }
 
   auto loaded = std::make_shared<const LoadedPlugin>(std::static_pointer_cast<void>(library), plugin, file);
