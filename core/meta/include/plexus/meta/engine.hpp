@@ -1,0 +1,72 @@
+// The meta-plugin itself: ADD attaches every network of the pod through its delegates (cluster
+// network first) with rollback, DEL tears them down from the delegate cache, CHECK/STATUS/GC are
+// forwarded. The Invoker (in-process, exec or the router), the NetworkSource and the clock are
+// injected, so the same engine serves the CNI binary, the daemon and the tests.
+#pragma once
+
+#include <plexus/cni/protocol.hpp>
+#include <plexus/cni/result.hpp>
+#include <plexus/invoke/invoker.hpp>
+#include <plexus/meta/config.hpp>
+#include <plexus/meta/delegate.hpp>
+#include <plexus/meta/network_source.hpp>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace plexus::meta {
+
+// runtimeConfig key under which CRI runtimes (containerd, CRI-O) hand the pod's annotations over;
+// with it the pod GET is skipped.
+inline constexpr std::string_view kPodAnnotationsRuntimeKey = "io.kubernetes.cri.pod-annotations";
+
+struct EngineOptions {
+  // readinessindicatorfile: how long ADD/STATUS/GC wait for it, and how often they look.
+  std::chrono::milliseconds readiness_timeout{45000};
+  std::chrono::milliseconds readiness_poll{1000};
+  std::function<void(std::chrono::milliseconds)> sleep;  // null = std::this_thread::sleep_for
+  std::function<void(LogLevel, std::string_view)> log;   // null = silent
+};
+
+// What ADD did, for callers that want more than the printed result (the CLI's inspect, tests).
+struct Attachment {
+  Delegate delegate;
+  cni::Result result;
+};
+
+class MetaPlugin {
+ public:
+  // `source` may be null: no Kubernetes and no manifest store (inline delegates / clusterNetwork
+  // files only, no network-status).
+  MetaPlugin(invoke::Invoker& invoker, NetworkSource* source, EngineOptions options = {});
+
+  // The whole CNI call: never throws; a failure is exit code 1 with the CNI error JSON.
+  cni::Reply handle(const cni::Request& request);
+
+  // The commands, throwing cni::Error. add returns the cluster network's result in the meta
+  // config's cniVersion, as printed.
+  std::string add(const cni::Request& request);
+  void del(const cni::Request& request);
+  void check(const cni::Request& request);
+  void status(const cni::Request& request);
+  void gc(const cni::Request& request);
+
+  // The attachments of the last successful ADD, and the network-status it built.
+  const std::vector<Attachment>& last_attachments() const { return attachments_; }
+  const std::string& last_network_status() const { return network_status_; }
+
+ private:
+  void wait_for_readiness(const MetaConfig& config) const;
+  void log(LogLevel level, std::string_view message) const;
+
+  invoke::Invoker& invoker_;
+  NetworkSource* source_;
+  EngineOptions options_;
+  std::vector<Attachment> attachments_;
+  std::string network_status_;
+};
+
+}  // namespace plexus::meta

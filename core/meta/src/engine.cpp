@@ -1,0 +1,295 @@
+#include <plexus/meta/engine.hpp>
+
+#include <plexus/cni/args.hpp>
+#include <plexus/cni/errors.hpp>
+#include <plexus/cni/version.hpp>
+#include <plexus/invoke/chain.hpp>
+#include <plexus/invoke/result_cache.hpp>
+#include <plexus/meta/cache.hpp>
+#include <plexus/meta/resolution.hpp>
+#include <plexus/meta/status.hpp>
+#include <plexus/scope_guard.hpp>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <filesystem>
+#include <optional>
+#include <thread>
+
+namespace plexus::meta {
+namespace {
+
+using cni::ordered_json;
+
+struct Call {
+  MetaConfig config;
+  cni::CniArgs args;
+  std::string pod_namespace;
+  std::string pod_name;
+  std::string pod_uid;
+  invoke::ResultCache results;
+  invoke::ChainRunner chain;
+
+  Call(const cni::Request& request, invoke::Invoker& invoker)
+      : config(parse_meta_config(request.stdin_data)),
+        args(cni::CniArgs::parse(request.args)),
+        pod_namespace(args.get("K8S_POD_NAMESPACE").value_or("")),
+        pod_name(args.get("K8S_POD_NAME").value_or("")),
+        pod_uid(args.get("K8S_POD_UID").value_or("")),
+        results(config.cni_dir),
+        // binDir goes in front of the runtime's CNI_PATH, as multus does.
+        chain(invoker, results, request.path.empty() ? config.bin_dir : config.bin_dir + ":" + request.path) {}
+};
+
+invoke::RuntimeConf runtime_for(const Delegate& delegate, const cni::Request& request) {
+  invoke::RuntimeConf runtime;
+  runtime.container_id = request.container_id;
+  runtime.netns = request.netns;
+  runtime.ifname = delegate.ifname;
+  runtime.args = cni::CniArgs::parse(delegate.cni_args).pairs();
+  return runtime;  // capability args are already injected into the delegate's own config
+}
+
+cni::Error wrap(const Delegate& delegate, std::string_view verb, const cni::Error& error) {
+  return cni::Error(error.code(),
+                    fmt::format("{} network \"{}\" ({}): {}", verb, delegate.network_name, delegate.ifname, error.msg()),
+                    error.details());
+}
+
+// The pod's annotations from the runtime (runtimeConfig io.kubernetes.cri.pod-annotations), if any.
+std::optional<PodInfo> pod_from_runtime_config(const Call& call) {
+  const auto it = call.config.runtime_config.find(kPodAnnotationsRuntimeKey);
+  if (it == call.config.runtime_config.end() || !it->is_object()) return std::nullopt;
+  PodInfo pod{call.pod_namespace, call.pod_name, call.pod_uid, false, {}};
+  for (const auto& [key, value] : it->items()) {
+    if (value.is_string()) pod.annotations.emplace(key, value.get<std::string>());
+  }
+  return pod;
+}
+
+std::vector<Delegate> delegates_for(const Call& call, const cni::Request& request, const PodInfo* pod,
+                                    NetworkSource* source) {
+  DelegateContext context;
+  context.container_ifname = request.ifname.empty() ? "eth0" : request.ifname;
+  context.runtime_args = call.args;
+  context.runtime_config = call.config.runtime_config;
+  context.runtime_config.erase(kPodAnnotationsRuntimeKey);
+  return build_delegates(resolve_networks(call.config, pod, source), context);
+}
+
+}  // namespace
+
+MetaPlugin::MetaPlugin(invoke::Invoker& invoker, NetworkSource* source, EngineOptions options)
+    : invoker_(invoker), source_(source), options_(std::move(options)) {}
+
+void MetaPlugin::log(LogLevel level, std::string_view message) const {
+  if (options_.log) options_.log(level, message);
+}
+
+void MetaPlugin::wait_for_readiness(const MetaConfig& config) const {
+  if (config.readiness_indicator_file.empty()) return;
+  const auto sleep = options_.sleep ? options_.sleep : [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
+  std::chrono::milliseconds waited{0};
+  while (true) {
+    std::error_code error;
+    if (std::filesystem::exists(config.readiness_indicator_file, error)) return;
+    if (waited >= options_.readiness_timeout) break;
+    sleep(options_.readiness_poll);
+    waited += options_.readiness_poll;
+  }
+  throw cni::Error(cni::ErrorCode::TryAgainLater,
+                   fmt::format("readiness indicator file {} did not appear within {} ms",
+                               config.readiness_indicator_file, options_.readiness_timeout.count()));
+}
+
+cni::Reply MetaPlugin::handle(const cni::Request& request) {
+  cni::Reply reply;
+  try {
+    if (request.command == "ADD") {
+      reply.stdout_data = add(request);
+    } else if (request.command == "DEL") {
+      del(request);
+    } else if (request.command == "CHECK") {
+      check(request);
+    } else if (request.command == "STATUS") {
+      status(request);
+    } else if (request.command == "GC") {
+      gc(request);
+    } else {
+      throw cni::Error(cni::ErrorCode::InvalidEnvironment, fmt::format("unknown CNI_COMMAND: {}", request.command));
+    }
+  } catch (const cni::Error& e) {
+    reply.exit_code = 1;
+    reply.stdout_data = e.to_json();
+  } catch (const std::exception& e) {
+    reply.exit_code = 1;
+    reply.stdout_data = cni::Error(cni::ErrorCode::Internal, e.what()).to_json();
+  }
+  return reply;
+}
+
+std::string MetaPlugin::add(const cni::Request& request) {
+  Call call(request, invoker_);
+  for (const auto& key : call.config.unknown_keys) log(LogLevel::Debug, fmt::format("ignoring unknown config key \"{}\"", key));
+  wait_for_readiness(call.config);
+
+  std::optional<PodInfo> pod = pod_from_runtime_config(call);
+  if (!pod && source_ != nullptr && !call.pod_name.empty()) {
+    pod = source_->get_pod(call.pod_namespace, call.pod_name, /*wait_for_pod=*/true);
+    if (!pod) log(LogLevel::Error, fmt::format("pod {}/{} not found: attaching the default networks only", call.pod_namespace, call.pod_name));
+  }
+  if (pod && !call.pod_uid.empty() && !pod->uid.empty() && pod->uid != call.pod_uid && !pod->is_static) {
+    throw cni::Error(cni::ErrorCode::Internal, fmt::format("expected pod {}/{} UID \"{}\" but got \"{}\" from the source",
+                                                           call.pod_namespace, call.pod_name, call.pod_uid, pod->uid));
+  }
+  const auto delegates = delegates_for(call, request, pod ? &*pod : nullptr, source_);
+
+  // The cache goes first, so a crash half-way still leaves DEL something to tear down.
+  const DelegateCache cache(call.config.cni_dir);
+  cache.write(CacheEntry{request.container_id, call.pod_namespace, call.pod_name, call.pod_uid,
+                         call.config.cni_version, delegates});
+  std::vector<Attachment> attached;
+  ScopeGuard roll_back([&] {
+    for (auto it = attached.rbegin(); it != attached.rend(); ++it) {
+      try {
+        call.chain.del(invoke::Network::parse(it->delegate.config), runtime_for(it->delegate, request));
+      } catch (const std::exception& e) {
+        log(LogLevel::Error, fmt::format("rollback of network \"{}\": {}", it->delegate.network_name, e.what()));
+      }
+    }
+    cache.remove(request.container_id);
+  });
+
+  for (const auto& delegate : delegates) {
+    // Listed before it runs: a delegate that failed half-way gets its DEL too, as multus does.
+    attached.push_back(Attachment{delegate, {}});
+    try {
+      attached.back().result = call.chain.add(invoke::Network::parse(delegate.config), runtime_for(delegate, request));
+    } catch (const cni::Error& e) {
+      throw wrap(delegate, "cannot attach", e);
+    }
+  }
+
+  std::vector<ordered_json> entries;
+  for (const auto& attachment : attached) {
+    for (auto& entry : network_status_entries(attachment.result, attachment.delegate.network_name,
+                                              attachment.delegate.cluster_network)) {
+      entries.push_back(std::move(entry));
+    }
+  }
+  auto annotation = network_status_annotation(entries);
+  if (pod && source_ != nullptr && !call.pod_name.empty()) {
+    source_->set_network_status(call.pod_namespace, call.pod_name, call.pod_uid, annotation);
+  }
+  roll_back.dismiss();
+
+  const auto version = cni::effective_version(call.config.cni_version);
+  auto printed = cni::print_result(attached.front().result, version);
+  attachments_ = std::move(attached);
+  network_status_ = std::move(annotation);
+  return printed;
+}
+
+void MetaPlugin::del(const cni::Request& request) {
+  Call call(request, invoker_);
+  const DelegateCache cache(call.config.cni_dir);
+  std::vector<Delegate> delegates;
+  const auto lookup = cache.read(request.container_id);
+  if (const auto* entry = std::get_if<CacheEntry>(&lookup)) {
+    delegates = entry->delegates;
+  } else {
+    // Unlike multus, a missing or corrupt cache does not mean "do nothing": rebuild what can be
+    // found (the pod's networks when the pod is still there, else the default networks).
+    if (const auto* corrupt = std::get_if<DelegateCache::Corrupt>(&lookup)) {
+      log(LogLevel::Error, fmt::format("delegate cache unusable, rebuilding the delegates: {}", corrupt->reason));
+    }
+    std::optional<PodInfo> pod;
+    try {
+      pod = pod_from_runtime_config(call);
+      if (!pod && source_ != nullptr && !call.pod_name.empty()) pod = source_->get_pod(call.pod_namespace, call.pod_name, false);
+      delegates = delegates_for(call, request, pod ? &*pod : nullptr, source_);
+    } catch (const std::exception& e) {
+      log(LogLevel::Error, fmt::format("cannot resolve the pod's networks for DEL, using the default networks: {}", e.what()));
+      delegates = delegates_for(call, request, nullptr, nullptr);
+    }
+  }
+
+  std::vector<std::string> errors;
+  int code = 0;
+  for (auto it = delegates.rbegin(); it != delegates.rend(); ++it) {
+    try {
+      auto network = invoke::Network::parse(it->config);
+      // A conflist without cniVersion gets the meta config's, as multus does on DEL.
+      if (network.list.cni_version.empty()) network.list.cni_version = call.config.cni_version;
+      call.chain.del(network, runtime_for(*it, request));
+    } catch (const cni::Error& e) {
+      const auto wrapped = wrap(*it, "cannot detach", e);
+      errors.push_back(wrapped.msg());
+      code = code == 0 ? e.code() : code;
+    }
+  }
+  if (!errors.empty()) {
+    if (!call.config.retry_delete_on_error) cache.remove(request.container_id);
+    throw cni::Error(code, fmt::format("{}", fmt::join(errors, "; ")));
+  }
+  cache.remove(request.container_id);
+}
+
+void MetaPlugin::check(const cni::Request& request) {
+  Call call(request, invoker_);
+  const DelegateCache cache(call.config.cni_dir);
+  const auto lookup = cache.read(request.container_id);
+  const auto* entry = std::get_if<CacheEntry>(&lookup);
+  if (entry == nullptr) {
+    throw cni::Error(cni::ErrorCode::UnknownContainer,
+                     fmt::format("no usable delegate cache for container {}", request.container_id));
+  }
+  // Every attachment is checked, also in clusterNetwork mode (multus checks none there).
+  for (const auto& delegate : entry->delegates) {
+    try {
+      call.chain.check(invoke::Network::parse(delegate.config), runtime_for(delegate, request));
+    } catch (const cni::Error& e) {
+      throw wrap(delegate, "check failed for", e);
+    }
+  }
+}
+
+void MetaPlugin::status(const cni::Request& request) {
+  Call call(request, invoker_);
+  wait_for_readiness(call.config);
+  for (const auto& delegate : delegates_for(call, request, nullptr, source_)) {
+    try {
+      call.chain.status(invoke::Network::parse(delegate.config));
+    } catch (const cni::Error& e) {
+      throw wrap(delegate, "status of", e);
+    }
+  }
+}
+
+void MetaPlugin::gc(const cni::Request& request) {
+  Call call(request, invoker_);
+  wait_for_readiness(call.config);
+  std::optional<std::vector<invoke::GcAttachment>> valid;
+  if (const auto* list = cni::find_key(call.config.raw, "cni.dev/valid-attachments"); list != nullptr && list->is_array()) {
+    valid.emplace();
+    for (const auto& item : *list) {
+      const auto* id = cni::find_key(item, "containerID");
+      const auto* ifname = cni::find_key(item, "ifname");
+      if (id != nullptr && id->is_string() && ifname != nullptr && ifname->is_string()) {
+        valid->push_back({id->get<std::string>(), ifname->get<std::string>()});
+      }
+    }
+  }
+  std::vector<std::string> errors;
+  for (const auto& delegate : delegates_for(call, request, nullptr, source_)) {
+    try {
+      call.chain.gc(invoke::Network::parse(delegate.config), valid);
+    } catch (const cni::Error& e) {
+      errors.push_back(wrap(delegate, "gc of", e).msg());
+    }
+  }
+  if (!errors.empty()) throw cni::Error(cni::ErrorCode::Internal, fmt::format("{}", fmt::join(errors, "; ")));
+}
+
+}  // namespace plexus::meta
