@@ -126,7 +126,8 @@ BridgeConfig parse_config(const Call& call) {
   const auto args = call.args();
   args.require_known({"MAC"});
   if (auto mac = args.get("MAC"); mac && !mac->empty()) config.mac = *mac;
-  if (const auto* cni_args = cni::find_key(call.conf().args(), "cni")) {
+  const auto conf_args = call.conf().args();
+  if (const auto* cni_args = cni::find_key(conf_args, "cni")) {
     if (auto mac = cni::string_field(*cni_args, "mac"); !mac.empty()) config.mac = mac;
   }
   if (auto mac = cni::string_field(call.conf().runtime_config(), "mac"); !mac.empty()) config.mac = mac;
@@ -176,7 +177,9 @@ net::Link ensure_bridge(net::Netlink& nl, const BridgeConfig& config) {
   };
   try {
     nl.create_bridge({.name = config.bridge, .mtu = static_cast<unsigned>(config.mtu), .mac = ""});
+    plexus::ScopeGuard remove_bridge([&] { nl.delete_link(config.bridge); });
     if (config.vlan_filtering()) net::set_bridge_vlan_filtering(nl.link(config.bridge).index, true);
+    remove_bridge.dismiss();
   } catch (const std::system_error& e) {
     if (!net::is_exists(e.code())) throw fail(fmt::format("could not add {}: {}", go_quoted(config.bridge), cause(e)));
   }
@@ -306,8 +309,11 @@ void ensure_address(net::Netlink& nl, const net::Link& link, const cni::IPNet& g
     }
   }
   // Pin the MAC: a bridge otherwise takes the lowest port MAC, which changes as pods come and go.
+  // A bridge that had no port when it was looked up has the zero MAC, which cannot be set: then
+  // pin the one it has now.
+  const auto mac = link.mac == "00:00:00:00:00:00" ? nl.link(link.index).mac : link.mac;
   try {
-    nl.set_link_mac(link.index, link.mac);
+    nl.set_link_mac(link.index, mac);
   } catch (const std::system_error& e) {
     throw cni::Error(cni::ErrorCode::Internal, fmt::format("could not set bridge's mac: {}", cause(e)));
   }

@@ -2,8 +2,8 @@
 //   Exec       plexus's standalone binary, exec'd
 //   InProcess  plexus's .so through core/invoke's Router
 //   Reference  Debian's /usr/lib/cni/<type>, exec'd
-// IPAM is always Debian's host-local/static, exec'd from CNI_PATH=/usr/lib/cni, so the three ways
-// differ only in the plugin under test. Every call runs on a thread that entered the host
+// IPAM is exec'd from CNI_PATH: plexus's host-local first (it speaks 1.1.0), then Debian's, for
+// plexus's ways; Debian's only for the reference. Every call runs on a thread that entered the host
 // namespace: the bridge lives there, never in the machine's own namespace.
 #pragma once
 
@@ -55,7 +55,8 @@ class Runner {
   }
 
   cni::Reply run(Way way, std::string_view type, const TestNetns& host, cni::Request request) {
-    request.path = PLEXUS_REFERENCE_CNI_DIR;
+    request.path = way == Way::Reference ? std::string(PLEXUS_REFERENCE_CNI_DIR)
+                                         : std::string(PLEXUS_CNI_BIN_DIR) + ":" + PLEXUS_REFERENCE_CNI_DIR;
     const auto host_ns = net::Netns::open(host.path());
     return net::in_netns(host_ns, [&] {
       switch (way) {

@@ -72,7 +72,9 @@ TEST_P(LoopbackTest, APrevResultIsPassedThrough) {
                             {"ips", json::array({json{{"address", "10.1.2.3/24"}, {"interface", 0}}})}};
   const auto reply = run(topology, topology.request("ADD", conf));
   ASSERT_EQ(reply.exit_code, 0) << reply.stdout_data;
-  EXPECT_EQ(normalized_result(parse_reply(reply)), conf["prevResult"]);
+  auto printed = parse_reply(reply);
+  if (printed.contains("dns") && printed["dns"].empty()) printed.erase("dns");
+  EXPECT_EQ(printed, conf["prevResult"]);
 }
 
 TEST_P(LoopbackTest, DelToleratesAGoneOrEmptyNetns) {
