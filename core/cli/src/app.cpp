@@ -2,6 +2,7 @@
 
 #include "inspect.hpp"
 #include "plugin_dirs.hpp"
+#include "runtime.hpp"
 
 #include <plexus/abi.h>
 #include <plexus/cni/version.hpp>
@@ -10,8 +11,12 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cstdint>
+#include <fstream>
+#include <tuple>
 #include <cstdlib>
 #include <iostream>
+#include <iterator>
 
 namespace plexus::cli {
 namespace {
@@ -21,6 +26,112 @@ std::string env_or(const char* name, std::string fallback) {
   return value != nullptr ? value : fallback;
 }
 
+std::string read_all(std::istream& in) { return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()}; }
+
+std::function<void(meta::LogLevel, std::string_view)> stderr_log(const meta::MetaConfig& config, std::ostream& err) {
+  if (!config.log_to_stderr || config.log_level == meta::LogLevel::Panic) return {};
+  const auto threshold = config.log_level;
+  return [threshold, &err](meta::LogLevel level, std::string_view message) {
+    if (level <= threshold) err << "plexus: " << message << '\n';
+  };
+}
+
+// kubelet's call: the CNI_* environment and the meta config on stdin.
+int cni_main(std::istream& in, std::ostream& out, std::ostream& err) {
+  cni::Request request;
+  request.command = env_or("CNI_COMMAND", "");
+  request.container_id = env_or("CNI_CONTAINERID", "");
+  request.netns = env_or("CNI_NETNS", "");
+  request.ifname = env_or("CNI_IFNAME", "");
+  request.args = env_or("CNI_ARGS", "");
+  request.path = env_or("CNI_PATH", "");
+  request.netns_override = env_or("CNI_NETNS_OVERRIDE", "");
+  if (request.command == "VERSION") {
+    out << cni::version_reply(cni::all_versions());
+    return 0;
+  }
+  request.stdin_data = read_all(in);
+  cni::Reply reply;
+  try {
+    const auto config = meta::parse_meta_config(request.stdin_data);
+    MetaRuntime runtime(config, std::nullopt, stderr_log(config, err));
+    reply = runtime.engine().handle(request);
+  } catch (const cni::Error& e) {
+    reply = {1, e.to_json(), {}};
+  } catch (const std::exception& e) {
+    reply = {1, cni::Error(cni::ErrorCode::Internal, e.what()).to_json(), {}};
+  }
+  out << reply.stdout_data;
+  err << reply.stderr_data;
+  return reply.exit_code;
+}
+
+// A stable container ID per namespace path, so attach and detach of the same pod meet in the cache
+// (cnitool derives its ID from the netns path the same way).
+std::string container_id_for(const std::string& netns) {
+  std::uint64_t hash = 14695981039346656037ULL;  // FNV-1a
+  for (const char c : netns) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  return fmt::format("plexus-{:016x}", hash);
+}
+
+struct AttachOptions {
+  std::string config_file;
+  std::string store;
+  std::string pod;  // namespace/name
+  std::string netns;
+  std::string container_id;
+  std::string ifname = "eth0";
+  std::string cni_path;
+};
+
+// `plexus attach` / `plexus detach`: plexus as the kubelet for one pod, like cnitool for one network.
+int attach_main(const AttachOptions& options, const std::string& command, std::ostream& out, std::ostream& err) {
+  try {
+    std::ifstream file(options.config_file);
+    if (!file) throw cni::Error(cni::ErrorCode::IoFailure, fmt::format("cannot read config file {}", options.config_file));
+    const auto bytes = read_all(file);
+    const auto config = meta::parse_meta_config(bytes);
+    const auto slash = options.pod.find('/');
+    const auto pod_ns = slash == std::string::npos ? std::string("default") : options.pod.substr(0, slash);
+    const auto pod_name = slash == std::string::npos ? options.pod : options.pod.substr(slash + 1);
+    std::optional<std::filesystem::path> store;
+    if (!options.store.empty()) store = options.store;
+    MetaRuntime runtime(config, store, stderr_log(config, err));
+
+    cni::Request request;
+    request.command = command;
+    request.container_id = options.container_id.empty() ? container_id_for(options.netns) : options.container_id;
+    request.netns = options.netns;
+    request.ifname = options.ifname;
+    request.path = options.cni_path.empty() ? env_or("CNI_PATH", config.bin_dir) : options.cni_path;
+    request.stdin_data = bytes;
+    std::string uid;
+    if (auto* source = runtime.source()) {
+      if (auto pod = source->get_pod(pod_ns, pod_name, false)) uid = pod->uid;
+    }
+    request.args = fmt::format("IgnoreUnknown=1;K8S_POD_NAMESPACE={};K8S_POD_NAME={};K8S_POD_INFRA_CONTAINER_ID={}{}", pod_ns,
+                               pod_name, request.container_id, uid.empty() ? "" : ";K8S_POD_UID=" + uid);
+
+    const auto reply = runtime.engine().handle(request);
+    if (reply.exit_code != 0) {
+      out << reply.stdout_data << '\n';
+      return reply.exit_code;
+    }
+    if (command == "ADD") {
+      out << reply.stdout_data << '\n';
+      out << "network-status (k8s.v1.cni.cncf.io/network-status):\n" << runtime.engine().last_network_status() << '\n';
+    } else {
+      out << fmt::format("detached {}/{} from {}\n", pod_ns, pod_name, options.netns);
+    }
+    return 0;
+  } catch (const cni::Error& e) {
+    out << e.to_json() << '\n';
+  } catch (const std::exception& e) {
+    out << cni::Error(cni::ErrorCode::Internal, e.what()).to_json() << '\n';
+  }
+  return 1;
+}
+
 void print_version(std::ostream& out) {
   out << fmt::format("plexus {}\nplugin ABI {}.{}\nCNI spec versions: {}\n", PLEXUS_VERSION, PLEXUS_ABI_MAJOR,
                      PLEXUS_ABI_MINOR, fmt::join(cni::all_versions(), ", "));
@@ -28,7 +139,9 @@ void print_version(std::ostream& out) {
 
 }  // namespace
 
-int plexus_main(int argc, char** argv, std::istream& /*in*/, std::ostream& out, std::ostream& err) {
+int plexus_main(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream& err) {
+  if (std::getenv("CNI_COMMAND") != nullptr) return cni_main(in, out, err);
+
   CLI::App app{"plexus: a multus-compatible multi-network CNI meta-plugin with in-process delegates.\n"
                "kubelet runs it as a CNI plugin (CNI_COMMAND set); people run its subcommands."};
   app.require_subcommand(1);
@@ -49,6 +162,21 @@ int plexus_main(int argc, char** argv, std::istream& /*in*/, std::ostream& out, 
     if (inspect_options.cni_path.empty()) inspect_options.cni_path = env_or("CNI_PATH", "/opt/cni/bin");
     status = inspect(inspect_options, out);
   });
+
+  AttachOptions attach_options;
+  for (const auto& [name, command, help] : {std::tuple{"attach", "ADD", "Attach a pod's networks to a namespace, as the kubelet would (local mode with --store)"},
+                                            std::tuple{"detach", "DEL", "Detach them again"}}) {
+    auto* sub = app.add_subcommand(name, help);
+    sub->add_option("--config", attach_options.config_file, "The plexus (multus) config file")->required();
+    sub->add_option("--pod", attach_options.pod, "The pod, namespace/name")->required();
+    sub->add_option("--netns", attach_options.netns, "The pod's network namespace path")->required();
+    sub->add_option("--store", attach_options.store, "A directory of NAD and Pod manifests to use instead of an API server");
+    sub->add_option("--container-id", attach_options.container_id, "Default: derived from --netns");
+    sub->add_option("--ifname", attach_options.ifname, "The cluster network's interface (default eth0)");
+    sub->add_option("--cni-path", attach_options.cni_path, "Where exec'd delegates are found (default: $CNI_PATH, else binDir)");
+    const std::string cni_command = command;
+    sub->callback([&, cni_command] { status = attach_main(attach_options, cni_command, out, err); });
+  }
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,53 @@
+#include "runtime.hpp"
+
+#include "plugin_dirs.hpp"
+
+#include <plexus/k8s/config.hpp>
+#include <plexus/meta/k8s_source.hpp>
+#include <plexus/meta/manifest_store.hpp>
+
+#include <cstdlib>
+
+namespace plexus::cli {
+namespace {
+
+invoke::DelegateMode to_invoke(meta::DelegateMode mode) {
+  switch (mode) {
+    case meta::DelegateMode::InProcess: return invoke::DelegateMode::InProcess;
+    case meta::DelegateMode::Exec: return invoke::DelegateMode::Exec;
+    case meta::DelegateMode::Auto: break;
+  }
+  return invoke::DelegateMode::Auto;
+}
+
+bool in_cluster() { return std::getenv("KUBERNETES_SERVICE_HOST") != nullptr && std::getenv("KUBERNETES_SERVICE_PORT") != nullptr; }
+
+}  // namespace
+
+MetaRuntime::MetaRuntime(const meta::MetaConfig& config, std::optional<std::filesystem::path> store,
+                         std::function<void(meta::LogLevel, std::string_view)> log) {
+  std::vector<std::filesystem::path> dirs(config.plugin_dirs.begin(), config.plugin_dirs.end());
+  if (dirs.empty()) dirs = default_plugin_dirs();
+  for (const auto& outcome : registry_.scan(dirs)) {
+    if (outcome.status != invoke::LoadStatus::Loaded && log) log(meta::LogLevel::Verbose, outcome.message);
+  }
+  // multus puts binDir in front of CNI_PATH.
+  exec_ = std::make_unique<invoke::ExecInvoker>(std::vector<std::string>{config.bin_dir});
+  router_ = std::make_unique<invoke::Router>(registry_, *exec_);
+  for (const auto& [type, mode] : config.delegate_modes) router_->set_mode(type, to_invoke(mode));
+
+  if (store) {
+    source_ = std::make_unique<meta::ManifestStore>(*store);
+  } else if (!config.kubeconfig.empty()) {
+    api_ = std::make_unique<k8s::ApiClient>(k8s::load_kubeconfig(config.kubeconfig));
+  } else if (in_cluster()) {
+    api_ = std::make_unique<k8s::ApiClient>(k8s::load_in_cluster_config());
+  }
+  if (api_) source_ = std::make_unique<meta::KubernetesSource>(*api_);
+
+  meta::EngineOptions options;
+  options.log = std::move(log);
+  engine_ = std::make_unique<meta::MetaPlugin>(*router_, source_.get(), options);
+}
+
+}  // namespace plexus::cli

@@ -1,0 +1,37 @@
+// Everything one meta-plugin call needs, built from the meta config: the plugin registry (its
+// pluginDirs), the exec fallback (binDir first), the router with the per-type choices, and the
+// network source (the API server when a kubeconfig or in-cluster config is there, else the
+// manifest store given, else none).
+#pragma once
+
+#include <plexus/invoke/router.hpp>
+#include <plexus/k8s/api_client.hpp>
+#include <plexus/meta/config.hpp>
+#include <plexus/meta/engine.hpp>
+#include <plexus/meta/network_source.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+namespace plexus::cli {
+
+class MetaRuntime {
+ public:
+  // `store`: a manifest directory to resolve pods and NADs from instead of an API server.
+  MetaRuntime(const meta::MetaConfig& config, std::optional<std::filesystem::path> store,
+              std::function<void(meta::LogLevel, std::string_view)> log = {});
+
+  meta::MetaPlugin& engine() { return *engine_; }
+  meta::NetworkSource* source() { return source_.get(); }
+
+ private:
+  invoke::PluginRegistry registry_;
+  std::unique_ptr<invoke::ExecInvoker> exec_;
+  std::unique_ptr<invoke::Router> router_;
+  std::unique_ptr<k8s::ApiClient> api_;
+  std::unique_ptr<meta::NetworkSource> source_;
+  std::unique_ptr<meta::MetaPlugin> engine_;
+};
+
+}  // namespace plexus::cli
