@@ -1,0 +1,95 @@
+// plexusd's core: the meta-plugin engine served over HTTP/1.1 on a unix socket, with every
+// in-process plugin loaded once for the daemon's life.
+//
+// Each accepted connection gets its own thread (at most maxConnections at once; more wait in the
+// listen backlog), so calls for different containers run in parallel, while calls for the same
+// container ID are serialized by a per-container mutex. shutdown() stops accepting (connections
+// already queued are still served), lets every call in flight finish and answer, then removes the
+// socket. It never touches any CNI config file.
+#pragma once
+
+#include <plexus/cni/protocol.hpp>
+#include <plexus/daemon/config.hpp>
+#include <plexus/daemon/container_locks.hpp>
+#include <plexus/daemon/metrics.hpp>
+#include <plexus/daemon/pod_cache.hpp>
+#include <plexus/invoke/registry.hpp>
+#include <plexus/k8s/api_client.hpp>
+#include <plexus/meta/network_source.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <thread>
+
+namespace prometheus {
+class Exposer;
+}
+
+namespace plexus::daemon {
+
+using DaemonLog = std::function<void(std::string_view)>;
+
+class Daemon {
+ public:
+  explicit Daemon(DaemonConfig config, DaemonLog log = {});
+  ~Daemon();  // shutdown()
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Preloads the plugins, connects the network source (and starts the pod cache), opens the
+  // metrics listener, creates the socket (directory 0700, socket 0600) and starts accepting.
+  // Throws std::runtime_error when any of it fails, or when another daemon answers on the socket.
+  void start();
+  // Idempotent; safe to call from any thread but a connection's.
+  void shutdown();
+  bool shutting_down() const { return stopping_.load(); }
+
+  // The whole CNI call as an exec'd plexus would run it, for the socket and for tests.
+  cni::Reply handle_cni(cni::Request request);
+
+  const DaemonConfig& config() const { return config_; }
+  DaemonMetrics& metrics() { return metrics_; }
+  const PodCache* pod_cache() const { return pod_cache_.get(); }
+  const invoke::PluginRegistry& registry() const { return registry_; }
+  const ContainerLocks& container_locks() const { return locks_; }
+  int metrics_port() const;  // 0 without a metrics listener
+  int calls_in_flight() const;
+
+ private:
+  struct Listener;
+  void open_source();
+  void open_socket();
+  void accept_loop();
+  void serve_connection(int fd);
+  void log(std::string_view message) const;
+
+  DaemonConfig config_;
+  DaemonLog log_;
+  DaemonMetrics metrics_;
+  invoke::PluginRegistry registry_;
+  ContainerLocks locks_;
+  std::unique_ptr<k8s::ApiClient> api_;
+  std::unique_ptr<PodCache> pod_cache_;
+  std::unique_ptr<meta::NetworkSource> source_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<Listener> listener_;
+
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> started_{false};
+  mutable std::mutex mutex_;
+  std::condition_variable connections_changed_;
+  int active_connections_ = 0;
+  std::atomic<int> calls_in_flight_{0};
+  std::thread accept_thread_;
+  std::once_flag shutdown_once_;
+};
+
+// plexusd's main: `plexusd [--config FILE]`. Refuses to run unless root; serves until SIGTERM or
+// SIGINT, then shuts down gracefully.
+int plexusd_main(int argc, char** argv);
+
+}  // namespace plexus::daemon

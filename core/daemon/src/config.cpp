@@ -1,0 +1,98 @@
+#include <plexus/daemon/config.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+#include <system_error>
+
+namespace plexus::daemon {
+namespace {
+
+using nlohmann::json;
+
+const json* find(const json& object, std::string_view key) {
+  const auto it = object.find(std::string(key));
+  return it == object.end() || it->is_null() ? nullptr : &*it;
+}
+
+[[noreturn]] void wrong_type(std::string_view key, const json& value, std::string_view expected) {
+  throw std::invalid_argument(fmt::format("daemon config: \"{}\" is {} ({} expected)", key, value.dump(), expected));
+}
+
+std::string string_key(const json& object, std::string_view key, std::string fallback) {
+  const auto* value = find(object, key);
+  if (value == nullptr) return fallback;
+  if (!value->is_string()) wrong_type(key, *value, "a string");
+  return value->get<std::string>();
+}
+
+std::int64_t int_key(const json& object, std::string_view key, std::int64_t fallback, std::int64_t min) {
+  const auto* value = find(object, key);
+  if (value == nullptr) return fallback;
+  if (!value->is_number_integer() || value->get<std::int64_t>() < min) {
+    wrong_type(key, *value, fmt::format("an integer >= {}", min));
+  }
+  return value->get<std::int64_t>();
+}
+
+}  // namespace
+
+DaemonConfig parse_daemon_config(std::string_view json_bytes) {
+  json object;
+  try {
+    object = json::parse(json_bytes);
+  } catch (const json::exception& e) {
+    throw std::invalid_argument(fmt::format("daemon config is not JSON: {}", e.what()));
+  }
+  if (!object.is_object()) throw std::invalid_argument("daemon config is not a JSON object");
+
+  DaemonConfig config;
+  config.socket_dir = string_key(object, "socketDir", config.socket_dir.string());
+  if (config.socket_dir.empty()) throw std::invalid_argument("daemon config: \"socketDir\" must not be empty");
+  config.metrics_address = string_key(object, "metricsAddress", config.metrics_address);
+  // multus's metricsPort: all interfaces on that port, as multus listens.
+  if (const auto* port = find(object, "metricsPort"); port != nullptr && find(object, "metricsAddress") == nullptr) {
+    if (!port->is_number_integer()) wrong_type("metricsPort", *port, "an integer");
+    config.metrics_address = fmt::format("0.0.0.0:{}", port->get<int>());
+  }
+  config.kubeconfig = string_key(object, "kubeconfig", "");
+  const char* node_env = std::getenv("NODE_NAME");
+  config.node_name = string_key(object, "nodeName", node_env != nullptr ? node_env : "");
+  config.manifest_store = string_key(object, "manifestStore", "");
+  if (const auto* dirs = find(object, "pluginDirs")) {
+    if (!dirs->is_array()) wrong_type("pluginDirs", *dirs, "a list of directories");
+    for (const auto& dir : *dirs) {
+      if (!dir.is_string()) wrong_type("pluginDirs", *dirs, "a list of directories");
+      config.plugin_dirs.emplace_back(dir.get<std::string>());
+    }
+  }
+  config.max_connections = static_cast<int>(int_key(object, "maxConnections", config.max_connections, 1));
+  config.watch_backoff_min = std::chrono::milliseconds(int_key(object, "watchBackoffMinMs", config.watch_backoff_min.count(), 1));
+  config.watch_backoff_max = std::chrono::milliseconds(int_key(object, "watchBackoffMaxMs", config.watch_backoff_max.count(), 1));
+  const auto level = string_key(object, "logLevel", "");
+  config.log_debug = level == "debug" || level == "verbose";
+  return config;
+}
+
+DaemonConfig load_daemon_config(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw std::invalid_argument(fmt::format("cannot read daemon config {}", file.string()));
+  const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  return parse_daemon_config(bytes);
+}
+
+std::vector<std::filesystem::path> default_plugin_dirs() {
+  std::vector<std::filesystem::path> dirs;
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) dirs.push_back((exe.parent_path() / ".." / "lib" / "plexus" / "plugins").lexically_normal());
+  dirs.emplace_back(PLEXUS_INSTALLED_PLUGIN_DIR);
+  return dirs;
+}
+
+}  // namespace plexus::daemon
