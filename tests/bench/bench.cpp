@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,7 @@ constexpr const char* kIfname = "net1";
 struct Options {
   int cycles = 200;
   int warmup = 5;
+  std::string ways = "abcd";  // which rows to run (--only c: just the in-process one, for a profiler)
 };
 
 Options parse_options(int argc, char** argv) {
@@ -62,8 +64,11 @@ Options parse_options(int argc, char** argv) {
       options.cycles = std::max(1, number());
     } else if (arg == "--warmup") {
       options.warmup = number();
+    } else if (arg == "--only") {
+      if (i + 1 >= argc) throw std::invalid_argument("--only needs letters from abcd");
+      options.ways = argv[++i];
     } else if (arg == "--help" || arg == "-h") {
-      std::cout << "usage: plexus-bench [--cycles N (default 200)] [--warmup N (default 5)]\n";
+      std::cout << "usage: plexus-bench [--cycles N (default 200)] [--warmup N (default 5)] [--only abcd]\n";
       std::exit(0);
     } else {
       throw std::invalid_argument("unknown argument: " + arg);
@@ -144,6 +149,7 @@ Samples time_kernel_floor(const Options& options, const net::Netns& host, const 
 }
 
 struct Row {
+  char letter;
   std::string label;
   std::string detail;
   Samples samples;
@@ -154,22 +160,30 @@ void print_table(const Options& options, const std::vector<Row>& rows) {
              options.cycles, options.warmup);
   fmt::print("{:<34} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}   {:>9} {:>9}\n", "way", "ADD p10", "ADD p50", "ADD p90",
              "DEL p10", "DEL p50", "DEL p90", "ADD/(a)", "DEL/(a)");
-  const double base_add = quantile(rows.front().samples.add, 0.5);
-  const double base_del = quantile(rows.front().samples.del, 0.5);
+  const auto median_of = [&](char letter, bool add) -> std::optional<double> {
+    for (const auto& row : rows) {
+      if (row.letter == letter) return quantile(add ? row.samples.add : row.samples.del, 0.5);
+    }
+    return std::nullopt;
+  };
+  const auto base_add = median_of('a', true);
+  const auto base_del = median_of('a', false);
   for (const auto& row : rows) {
     const auto& s = row.samples;
     const double add = quantile(s.add, 0.5);
     const double del = quantile(s.del, 0.5);
-    fmt::print("{:<34} {:>8.3f} {:>8.3f} {:>8.3f}   {:>8.3f} {:>8.3f} {:>8.3f}   {:>9.3f} {:>9.3f}\n", row.label,
+    fmt::print("{:<34} {:>8.3f} {:>8.3f} {:>8.3f}   {:>8.3f} {:>8.3f} {:>8.3f}   {:>9} {:>9}\n", row.label,
                quantile(s.add, 0.1), add, quantile(s.add, 0.9), quantile(s.del, 0.1), del, quantile(s.del, 0.9),
-               add / base_add, del / base_del);
+               base_add ? fmt::format("{:.3f}", add / *base_add) : "-", base_del ? fmt::format("{:.3f}", del / *base_del) : "-");
   }
   fmt::print("\n");
   for (const auto& row : rows) fmt::print("{}: {}\n", row.label, row.detail);
-  const double in_process_add = quantile(rows[2].samples.add, 0.5);
-  const double floor_add = quantile(rows[3].samples.add, 0.5);
-  fmt::print("\nin-process ADD: {:.3f} of (a) (aim <= 0.200), {:.2f}x the kernel floor (aim <= 2.00)\n",
-             in_process_add / base_add, in_process_add / floor_add);
+  const auto in_process_add = median_of('c', true);
+  const auto floor_add = median_of('d', true);
+  if (base_add && in_process_add && floor_add) {
+    fmt::print("\nin-process ADD: {:.3f} of (a) (aim <= 0.200), {:.2f}x the kernel floor (aim <= 2.00)\n",
+               *in_process_add / *base_add, *in_process_add / *floor_add);
+  }
 }
 
 int run_bench(const Options& options) {
@@ -193,18 +207,28 @@ int run_bench(const Options& options) {
       return runner.run_here(w, with_path);
     };
   };
-  rows.push_back({"(a) reference exec", "Debian's /usr/lib/cni/macvlan exec'ing Debian's static",
-                  time_plugin(options, host, pod_path, way(Way::Reference))});
-  rows.push_back({"(b) plexus exec",
-                  std::string("plexus's cni-bin/macvlan exec'ing ") +
-                      (plexus_static_bin ? "plexus's static" : "Debian's static (plexus's is not built)"),
-                  time_plugin(options, host, pod_path, way(Way::Exec))});
-  rows.push_back({"(c) plexus in-process",
-                  std::string("macvlan.so through core/invoke's Router, static ") +
-                      (static_in_process ? "in-process (static.so)" : "exec'd (static.so is not built)"),
-                  time_plugin(options, host, pod_path, way(Way::InProcess))});
-  rows.push_back({"(d) kernel floor", "plexus::net from one process: create in pod with MAC, rename, address, up; delete",
-                  time_kernel_floor(options, host, pod)});
+  const auto wanted = [&](char letter) { return options.ways.find(letter) != std::string::npos; };
+  if (wanted('a')) {
+    rows.push_back({'a', "(a) reference exec", "Debian's /usr/lib/cni/macvlan exec'ing Debian's static",
+                    time_plugin(options, host, pod_path, way(Way::Reference))});
+  }
+  if (wanted('b')) {
+    rows.push_back({'b', "(b) plexus exec",
+                    std::string("plexus's cni-bin/macvlan exec'ing ") +
+                        (plexus_static_bin ? "plexus's static" : "Debian's static (plexus's is not built)"),
+                    time_plugin(options, host, pod_path, way(Way::Exec))});
+  }
+  if (wanted('c')) {
+    rows.push_back({'c', "(c) plexus in-process",
+                    std::string("macvlan.so through core/invoke's Router, static ") +
+                        (static_in_process ? "in-process (static.so)" : "exec'd (static.so is not built)"),
+                    time_plugin(options, host, pod_path, way(Way::InProcess))});
+  }
+  if (wanted('d')) {
+    rows.push_back({'d', "(d) kernel floor", "plexus::net from one process: create in pod with MAC, rename, address, up; delete",
+                    time_kernel_floor(options, host, pod)});
+  }
+  if (rows.empty()) throw std::invalid_argument("--only names none of a, b, c, d");
   print_table(options, rows);
   return 0;
 }
