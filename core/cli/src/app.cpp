@@ -3,6 +3,7 @@
 #include "inspect.hpp"
 #include "plugin_dirs.hpp"
 #include "runtime.hpp"
+#include "shim.hpp"
 
 #include <plexus/abi.h>
 #include <plexus/cni/version.hpp>
@@ -51,6 +52,14 @@ int cni_main(std::istream& in, std::ostream& out, std::ostream& err) {
     return 0;
   }
   request.stdin_data = read_all(in);
+  // Thick mode: the daemon runs the call; with it down, DEL falls through to run here.
+  if (const auto socket = daemon_socket_of(request.stdin_data)) {
+    if (const auto forwarded = forward_to_daemon(*socket, request, err)) {
+      out << forwarded->stdout_data;
+      err << forwarded->stderr_data;
+      return forwarded->exit_code;
+    }
+  }
   cni::Reply reply;
   try {
     const auto config = meta::parse_meta_config(request.stdin_data);
