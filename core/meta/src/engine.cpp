@@ -6,6 +6,7 @@
 #include <plexus/invoke/chain.hpp>
 #include <plexus/invoke/result_cache.hpp>
 #include <plexus/meta/cache.hpp>
+#include <plexus/meta/default_route.hpp>
 #include <plexus/meta/resolution.hpp>
 #include <plexus/meta/status.hpp>
 #include <plexus/scope_guard.hpp>
@@ -144,6 +145,7 @@ std::string MetaPlugin::add(const cni::Request& request) {
                                                            call.pod_namespace, call.pod_name, call.pod_uid, pod->uid));
   }
   const auto delegates = delegates_for(call, request, pod ? &*pod : nullptr, source_);
+  const DefaultRoutePolicy default_route(delegates);  // refuses ECMP before anything is attached
 
   // The cache goes first, so a crash half-way still leaves DEL something to tear down.
   const DelegateCache cache(call.config.cni_dir);
@@ -166,6 +168,7 @@ std::string MetaPlugin::add(const cni::Request& request) {
     attached.push_back(Attachment{delegate, {}});
     try {
       attached.back().result = call.chain.add(invoke::Network::parse(delegate.config), runtime_for(delegate, request));
+      default_route.apply(request.netns, request.container_id, delegate, attached.back().result, call.results);
     } catch (const cni::Error& e) {
       throw wrap(delegate, "cannot attach", e);
     }

@@ -1,0 +1,673 @@
+// plexus end to end, driven as kubelet drives a CNI plugin: CNI_* in the environment and the meta
+// config on stdin, inside a test "host" namespace (whose eth0 is one end of a veth pair, the
+// macvlan master, and where the cluster network's bridge lives), for a pod namespace the test
+// makes. Pods and NetworkAttachmentDefinitions come from the fake kube-apiserver (real TLS on
+// loopback, bearer token) through a kubeconfig the test writes.
+//
+// Every scenario runs four ways: {the built `plexus` binary exec'd with `ip netns exec`, the
+// engine constructed in-process on a thread in the host namespace} x {delegates in-process from
+// plexus's .so files, every delegate type pinned to exec of Debian's reference plugins}.
+#include "fake_apiserver.hpp"
+#include "netns.hpp"
+#include "privileged.hpp"
+
+#include <plexus/cni/protocol.hpp>
+#include <plexus/invoke/exec_invoker.hpp>
+#include <plexus/invoke/registry.hpp>
+#include <plexus/invoke/router.hpp>
+#include <plexus/k8s/api_client.hpp>
+#include <plexus/k8s/config.hpp>
+#include <plexus/meta/config.hpp>
+#include <plexus/meta/engine.hpp>
+#include <plexus/meta/k8s_source.hpp>
+#include <plexus/net/netns.hpp>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace cni = plexus::cni;
+
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using ::testing::HasSubstr;
+using plexus::test::MacvlanTopology;
+using plexus::test::TestNetns;
+
+constexpr const char* kToken = "e2e-node-token";
+constexpr const char* kNetworkStatus = "k8s.v1.cni.cncf.io/network-status";
+// Debian's reference plugins stop at 1.0.0, so every config here is 1.0.0 (plexus's serve it too).
+constexpr const char* kCniVersion = "1.0.0";
+
+enum class Driver { Binary, Engine };
+enum class Delegates { PlexusInProcess, DebianExec };
+
+struct Mode {
+  Driver driver;
+  Delegates delegates;
+};
+
+std::string mode_name(const ::testing::TestParamInfo<Mode>& info) {
+  return std::string(info.param.driver == Driver::Binary ? "Binary" : "Engine") +
+         (info.param.delegates == Delegates::PlexusInProcess ? "_PlexusSo" : "_DebianExec");
+}
+
+int next_serial() {
+  static std::atomic<int> serial{0};
+  return serial++;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+void write_file(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+// Runs `command` under sh; stdout is the reply, stderr goes to a file kept for failure messages.
+cni::Reply run_capturing(const std::string& command, const fs::path& stderr_file) {
+  cni::Reply reply;
+  FILE* pipe = ::popen((command + " 2>" + plexus::test::shell_quote(stderr_file.string())).c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("popen failed: " + command);
+  char buffer[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) reply.stdout_data.append(buffer, n);
+  const int status = ::pclose(pipe);
+  reply.exit_code = status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  reply.stderr_data = read_file(stderr_file);
+  return reply;
+}
+
+
+// The pod's view of the kernel, for "nothing attached" and "unchanged" checks.
+struct NetnsSnapshot {
+  json links;
+  json addresses;
+  json routes;
+  friend bool operator==(const NetnsSnapshot&, const NetnsSnapshot&) = default;
+};
+
+NetnsSnapshot snapshot(const TestNetns& netns) {
+  return {netns.exec_json("ip -j link show"), netns.exec_json("ip -j addr show"),
+          netns.exec_json("ip -j route show table all")};
+}
+
+std::vector<std::string> link_names(const TestNetns& netns) {
+  std::vector<std::string> names;
+  for (const auto& link : netns.exec_json("ip -j link show")) names.push_back(link.at("ifname").get<std::string>());
+  return names;
+}
+
+// host-local's allocations (one file per reserved IP) with their contents; the round-robin
+// cursor (last_reserved_ip.*) and the lock file are left out: the reference advances the cursor
+// on every allocation, released or not, and that is no leak.
+std::map<std::string, std::string> host_local_allocations(const fs::path& data_dir) {
+  std::map<std::string, std::string> files;
+  if (!fs::exists(data_dir)) return files;
+  for (const auto& entry : fs::recursive_directory_iterator(data_dir)) {
+    if (!entry.is_regular_file()) continue;
+    const auto name = entry.path().filename().string();
+    if (name.rfind("last_reserved_ip", 0) == 0 || name == "lock") continue;
+    files[fs::relative(entry.path(), data_dir).string()] = read_file(entry.path());
+  }
+  return files;
+}
+
+// One node with one pod sandbox: namespaces, the fake API server, the on-disk config, and the
+// two ways to call plexus.
+class Node {
+ public:
+  explicit Node(Mode mode) : mode_(mode) {
+    serial_ = next_serial();
+    work_ = fs::temp_directory_path() / ("plexus-e2e-" + std::to_string(::getpid()) + "-" + std::to_string(serial_));
+    fs::remove_all(work_);
+    fs::create_directories(work_ / "net.d");
+    fs::create_directories(work_ / "cache");
+    fs::create_directories(work_ / "ipam");
+    topology_.host.exec("ip link set lo up");
+    // The node's bridge, made ahead with a set MAC so the kernel never re-derives it from its
+    // ports: then a rolled-back attachment leaves the host namespace byte-for-byte as it was.
+    topology_.host.exec("ip link add cbr0 address 02:00:00:00:cb:00 type bridge && ip link set cbr0 up");
+
+    // The API server listens on the host namespace's loopback, where plexus runs.
+    api_ = plexus::net::in_netns(fs::path(topology_.host.path()),
+                                 [] { return std::make_unique<plexus::test::FakeApiServer>(); });
+    api_->accept_token(kToken, "system:serviceaccount:kube-system:plexus");
+    write_file(kubeconfig(), "apiVersion: v1\nkind: Config\n"
+                             "clusters:\n- name: fake\n  cluster:\n    server: " + api_->url() +
+                                 "\n    certificate-authority: " + api_->ca_file().string() +
+                                 "\nusers:\n- name: plexus\n  user:\n    token: " + kToken +
+                                 "\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: plexus\n"
+                                 "current-context: fake\n");
+    // The cluster network, found by name in confDir as multus finds clusterNetwork: a bridge in
+    // the host namespace with host-local IPAM and the default route.
+    write_file(work_ / "net.d" / "10-cbr0.conf",
+               json{{"cniVersion", kCniVersion}, {"name", "cbr0"}, {"type", "bridge"}, {"bridge", "cbr0"},
+                    {"isDefaultGateway", true},
+                    {"ipam", {{"type", "host-local"}, {"subnet", "10.244.1.0/24"}, {"dataDir", ipam_dir().string()}}}}
+                   .dump());
+  }
+  ~Node() {
+    api_->stop();
+    std::error_code ignored;
+    fs::remove_all(work_, ignored);
+  }
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  TestNetns& host() { return topology_.host; }
+  TestNetns& pod() { return topology_.pod; }
+  plexus::test::FakeApiServer& api() { return *api_; }
+  fs::path kubeconfig() const { return work_ / "kubeconfig"; }
+  fs::path ipam_dir() const { return work_ / "ipam"; }
+  fs::path cache_dir() const { return work_ / "cache"; }
+  fs::path work() const { return work_; }
+  std::string container_id() const { return "e2e-" + std::to_string(::getpid()) + "-" + std::to_string(serial_); }
+  const Mode& mode() const { return mode_; }
+
+  // The meta config kubelet would find in /etc/cni/net.d, with `extra` keys on top.
+  json meta_config(const json& extra = json::object()) const {
+    json config{{"cniVersion", kCniVersion},
+                {"name", "plexus-e2e"},
+                {"type", "plexus"},
+                {"kubeconfig", kubeconfig().string()},
+                {"clusterNetwork", "cbr0"},
+                {"confDir", (work_ / "net.d").string()},
+                {"cniDir", cache_dir().string()},
+                {"pluginDirs", json::array({PLEXUS_PLUGIN_DIR})}};
+    if (mode_.delegates == Delegates::DebianExec) {
+      config["binDir"] = PLEXUS_REFERENCE_CNI_DIR;
+      config["delegateMode"] = {{"macvlan", "exec"}, {"static", "exec"},   {"host-local", "exec"},
+                                {"bridge", "exec"},  {"loopback", "exec"}, {"tuning", "exec"}};
+    } else {
+      config["binDir"] = PLEXUS_CNI_BIN_DIR;
+    }
+    for (const auto& [key, value] : extra.items()) config[key] = value;
+    return config;
+  }
+
+  // A pod in the fake API server; returns its uid.
+  std::string add_pod(const std::string& ns, const std::string& name, const std::map<std::string, std::string>& annotations) {
+    json pod{{"apiVersion", "v1"},
+             {"kind", "Pod"},
+             {"metadata", {{"name", name}, {"namespace", ns}, {"annotations", annotations}}},
+             {"spec", {{"nodeName", "node-1"}, {"containers", json::array({{{"name", "app"}, {"image", "busybox"}}})}}}};
+    const auto stored = api_->put_pod(pod);
+    pod_uids_[ns + "/" + name] = stored.at("metadata").at("uid").get<std::string>();
+    return pod_uids_[ns + "/" + name];
+  }
+
+  void add_nad(const std::string& ns, const std::string& name, const json& config) {
+    api_->put_network_attachment_definition(json{{"apiVersion", "k8s.cni.cncf.io/v1"},
+                                                {"kind", "NetworkAttachmentDefinition"},
+                                                {"metadata", {{"name", name}, {"namespace", ns}}},
+                                                {"spec", {{"config", config.dump()}}}});
+  }
+
+  // A macvlan on the host's eth0 with static IPAM: fixed `addresses`, or from the pod's "ips".
+  static json macvlan_static(const std::string& name, const std::vector<std::string>& addresses = {},
+                             const std::string& master = "eth0") {
+    json ipam{{"type", "static"}};
+    if (!addresses.empty()) {
+      ipam["addresses"] = json::array();
+      for (const auto& address : addresses) ipam["addresses"].push_back({{"address", address}});
+    }
+    return json{{"cniVersion", kCniVersion}, {"name", name}, {"type", "macvlan"}, {"master", master},
+                {"mode", "bridge"}, {"capabilities", {{"ips", true}}}, {"ipam", ipam}};
+  }
+
+  // The CNI call, the way this Node's mode says.
+  cni::Reply call(const std::string& command, const std::string& pod_ns, const std::string& pod_name,
+                  const json& config, std::string container = {}) {
+    if (container.empty()) container = container_id();
+    cni::Request request;
+    request.command = command;
+    request.container_id = container;
+    request.netns = pod().path();
+    request.ifname = "eth0";
+    const auto uid = pod_uids_.count(pod_ns + "/" + pod_name) ? pod_uids_[pod_ns + "/" + pod_name] : std::string();
+    request.args = "IgnoreUnknown=1;K8S_POD_NAMESPACE=" + pod_ns + ";K8S_POD_NAME=" + pod_name +
+                   ";K8S_POD_INFRA_CONTAINER_ID=" + container + (uid.empty() ? "" : ";K8S_POD_UID=" + uid);
+    request.path = mode_.delegates == Delegates::DebianExec ? PLEXUS_REFERENCE_CNI_DIR
+                                                             : std::string(PLEXUS_CNI_BIN_DIR) + ":" + PLEXUS_REFERENCE_CNI_DIR;
+    request.stdin_data = config.dump();
+    return mode_.driver == Driver::Binary ? call_binary(request) : call_engine(request);
+  }
+
+  cni::Reply add(const std::string& ns, const std::string& name, const json& config) { return call("ADD", ns, name, config); }
+  cni::Reply del(const std::string& ns, const std::string& name, const json& config) { return call("DEL", ns, name, config); }
+
+  // readinessindicatorfile wait of the in-process engine (the binary's is multus's 45 s).
+  std::chrono::milliseconds engine_readiness_timeout{300};
+
+ private:
+  // kubelet's way: exec the binary with CNI_* set and the config on stdin, in the host namespace.
+  cni::Reply call_binary(const cni::Request& request) {
+    const auto stdin_file = work_ / "stdin.json";
+    write_file(stdin_file, request.stdin_data);
+    using plexus::test::shell_quote;
+    const std::string command =
+        "ip netns exec " + shell_quote(host().name()) + " env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin" +
+        " CNI_COMMAND=" + shell_quote(request.command) + " CNI_CONTAINERID=" + shell_quote(request.container_id) +
+        " CNI_NETNS=" + shell_quote(request.netns) + " CNI_IFNAME=" + shell_quote(request.ifname) +
+        " CNI_ARGS=" + shell_quote(request.args) + " CNI_PATH=" + shell_quote(request.path) + " " +
+        shell_quote(std::string(PLEXUS_BUILD_DIR) + "/bin/plexus") + " < " + shell_quote(stdin_file.string());
+    return run_capturing(command, work_ / "stderr.txt");
+  }
+
+  // A runtime's or daemon's way: the engine over a Router on a PluginRegistry, in-process, its
+  // calls made from a thread inside the host namespace.
+  cni::Reply call_engine(const cni::Request& request) {
+    const auto config = plexus::meta::parse_meta_config(request.stdin_data);
+    plexus::invoke::PluginRegistry registry;
+    std::vector<fs::path> dirs(config.plugin_dirs.begin(), config.plugin_dirs.end());
+    registry.scan(dirs);
+    plexus::invoke::ExecInvoker exec({config.bin_dir});
+    plexus::invoke::Router router(registry, exec);
+    for (const auto& [type, mode] : config.delegate_modes) {
+      router.set_mode(type, mode == plexus::meta::DelegateMode::Exec ? plexus::invoke::DelegateMode::Exec
+                            : mode == plexus::meta::DelegateMode::InProcess ? plexus::invoke::DelegateMode::InProcess
+                                                                              : plexus::invoke::DelegateMode::Auto);
+    }
+    plexus::k8s::ApiClient client(plexus::k8s::load_kubeconfig(config.kubeconfig));
+    plexus::meta::KubernetesSource source(client);
+    plexus::meta::EngineOptions options;
+    options.readiness_timeout = engine_readiness_timeout;
+    options.readiness_poll = std::chrono::milliseconds(50);
+    plexus::meta::MetaPlugin engine(router, &source, options);
+    return plexus::net::in_netns(fs::path(host().path()), [&] { return engine.handle(request); });
+  }
+
+  Mode mode_;
+  int serial_ = 0;
+  fs::path work_;
+  MacvlanTopology topology_;
+  std::unique_ptr<plexus::test::FakeApiServer> api_;
+  std::map<std::string, std::string> pod_uids_;
+};
+
+std::string describe(const cni::Reply& reply) {
+  return "exit " + std::to_string(reply.exit_code) + "\nstdout: " + reply.stdout_data + "\nstderr: " + reply.stderr_data;
+}
+
+json error_of(const cni::Reply& reply) {
+  EXPECT_NE(reply.exit_code, 0) << describe(reply);
+  return json::parse(reply.stdout_data);
+}
+
+json link_json(const TestNetns& netns, const std::string& ifname) {
+  const auto addresses = netns.exec_json("ip -j addr show dev " + ifname);
+  return addresses.empty() ? json() : addresses.front();
+}
+
+std::vector<std::string> inet_addresses(const json& link, const std::string& family = "inet") {
+  std::vector<std::string> out;
+  for (const auto& info : link.at("addr_info")) {
+    if (info.at("family") == family) out.push_back(info.at("local").get<std::string>() + "/" + std::to_string(info.at("prefixlen").get<int>()));
+  }
+  return out;
+}
+
+class E2e : public ::testing::TestWithParam<Mode> {};
+
+// Only lo, as a fresh sandbox: nothing attached, nothing left behind.
+void expect_pod_empty(const TestNetns& pod) { EXPECT_THAT(link_names(pod), ::testing::ElementsAre("lo")); }
+
+// ---------------------------------------------------------------------------------------------
+// The motivating example, with every API call checked from the fake's request log.
+TEST_P(E2e, MotivatingExampleWithApiLogAndNetworkStatus) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  node.add_nad("default", "ip-192", Node::macvlan_static("ip-192"));
+  node.add_pod("default", "licensed-app",
+               {{"k8s.v1.cni.cncf.io/networks", R"([{"name":"ip-192","ips":["192.168.111.10/24"],"mac":"20:01:02:03:04:05"}])"}});
+  const auto config = node.meta_config();
+
+  const auto reply = node.add("default", "licensed-app", config);
+  ASSERT_EQ(reply.exit_code, 0) << describe(reply);
+
+  // Inside the pod: net1 with the licensed MAC and IP; eth0 on the cluster network.
+  const auto net1 = link_json(node.pod(), "net1");
+  ASSERT_FALSE(net1.is_null());
+  EXPECT_EQ(net1.at("address"), "20:01:02:03:04:05");
+  EXPECT_THAT(inet_addresses(net1), ::testing::ElementsAre("192.168.111.10/24"));
+  const auto eth0 = link_json(node.pod(), "eth0");
+  ASSERT_FALSE(eth0.is_null());
+  const auto eth0_ips = inet_addresses(eth0);
+  ASSERT_EQ(eth0_ips.size(), 1U);
+  EXPECT_THAT(eth0_ips.front(), ::testing::StartsWith("10.244.1."));
+
+  // The printed result is the cluster network's.
+  const auto result = json::parse(reply.stdout_data);
+  EXPECT_EQ(result.at("cniVersion"), kCniVersion);
+  EXPECT_EQ(result.at("ips").at(0).at("address"), eth0_ips.front());
+
+  // The API calls of ADD: the pod, the NAD, then the network-status write.
+  const auto requests = node.api().requests();
+  auto has = [&](const std::string& method, const std::string& path) {
+    for (const auto& r : requests) {
+      if (r.method == method && r.path == path) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(has("GET", "/api/v1/namespaces/default/pods/licensed-app"));
+  EXPECT_TRUE(has("GET", "/apis/k8s.cni.cncf.io/v1/namespaces/default/network-attachment-definitions/ip-192"));
+  for (const auto& r : requests) EXPECT_EQ(r.authorization, std::string("Bearer ") + kToken) << r.method << " " << r.path;
+  const plexus::test::RecordedRequest* status_write = nullptr;
+  for (const auto& r : requests) {
+    if ((r.method == "PUT" || r.method == "PATCH") && r.path == "/api/v1/namespaces/default/pods/licensed-app/status") status_write = &r;
+  }
+  ASSERT_NE(status_write, nullptr) << "no network-status write";
+  const auto body = json::parse(status_write->body);
+  const auto annotation = body.at("metadata").at("annotations").at(kNetworkStatus).get<std::string>();
+  const json expected = json::array({
+      {{"name", "cbr0"}, {"interface", "eth0"}, {"ips", {eth0_ips.front().substr(0, eth0_ips.front().find('/'))}},
+       {"mac", eth0.at("address")}, {"default", true}, {"dns", json::object()}, {"gateway", {"10.244.1.1"}}},
+      {{"name", "default/ip-192"}, {"interface", "net1"}, {"ips", {"192.168.111.10"}}, {"mac", "20:01:02:03:04:05"},
+       {"dns", json::object()}},
+  });
+  EXPECT_EQ(json::parse(annotation), expected) << annotation;
+  // multus's text form: each entry MarshalIndent'ed with 4 spaces.
+  EXPECT_THAT(annotation, ::testing::StartsWith("[{\n    \"name\": \"cbr0\",\n"));
+  // And the fake stored it on the pod.
+  EXPECT_EQ(node.api().pod("default", "licensed-app")->at("metadata").at("annotations").at(kNetworkStatus), annotation);
+
+  // DEL from the delegate cache: no API call at all, and everything is gone.
+  node.api().clear_requests();
+  const auto deleted = node.del("default", "licensed-app", config);
+  ASSERT_EQ(deleted.exit_code, 0) << describe(deleted);
+  EXPECT_TRUE(node.api().requests().empty()) << node.api().requests().front().method << " " << node.api().requests().front().path;
+  expect_pod_empty(node.pod());
+  EXPECT_TRUE(host_local_allocations(node.ipam_dir()).empty());
+}
+
+// Three networks, two namespaces, custom interface names in the comma form; the unnamed one
+// gets net<index>, its index counting the cluster network and the named ones.
+TEST_P(E2e, ThreeNetworksWithCustomInterfaceNames) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  node.add_nad("default", "net-a", Node::macvlan_static("net-a", {"192.168.101.10/24"}));
+  node.add_nad("other", "net-b", Node::macvlan_static("net-b", {"192.168.102.10/24"}));
+  node.add_nad("default", "net-c", Node::macvlan_static("net-c", {"192.168.103.10/24"}));
+  node.add_pod("default", "three", {{"k8s.v1.cni.cncf.io/networks", "net-a@lan0, other/net-b@lan1,net-c"}});
+  const auto config = node.meta_config();
+
+  const auto reply = node.add("default", "three", config);
+  ASSERT_EQ(reply.exit_code, 0) << describe(reply);
+  EXPECT_THAT(inet_addresses(link_json(node.pod(), "lan0")), ::testing::ElementsAre("192.168.101.10/24"));
+  EXPECT_THAT(inet_addresses(link_json(node.pod(), "lan1")), ::testing::ElementsAre("192.168.102.10/24"));
+  EXPECT_THAT(inet_addresses(link_json(node.pod(), "net3")), ::testing::ElementsAre("192.168.103.10/24"));
+
+  const auto status = json::parse(node.api().pod("default", "three")->at("metadata").at("annotations").at(kNetworkStatus).get<std::string>());
+  ASSERT_EQ(status.size(), 4U) << status.dump();
+  EXPECT_EQ(status[1].at("name"), "default/net-a");
+  EXPECT_EQ(status[1].at("interface"), "lan0");
+  EXPECT_EQ(status[2].at("name"), "other/net-b");
+  EXPECT_EQ(status[2].at("interface"), "lan1");
+  EXPECT_EQ(status[3].at("name"), "default/net-c");
+  EXPECT_EQ(status[3].at("interface"), "net3");
+
+  ASSERT_EQ(node.del("default", "three", config).exit_code, 0);
+  expect_pod_empty(node.pod());
+}
+
+// A NAD holding a conflist: macvlan, then tuning as a chained plugin (Debian's, exec'd in both
+// modes: a chain can mix in-process and exec'd members).
+TEST_P(E2e, ConflistNetworkRunsTheWholeChain) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  auto macvlan = Node::macvlan_static("chain", {"192.168.104.10/24"});
+  macvlan.erase("cniVersion");
+  macvlan.erase("name");
+  node.add_nad("default", "chain",
+               json{{"cniVersion", kCniVersion}, {"name", "chain"},
+                    {"plugins", json::array({macvlan, {{"type", "tuning"}, {"mtu", 1400}}})}});
+  node.add_pod("default", "chained", {{"k8s.v1.cni.cncf.io/networks", "chain"}});
+  const auto config = node.meta_config();
+
+  const auto reply = node.add("default", "chained", config);
+  ASSERT_EQ(reply.exit_code, 0) << describe(reply);
+  const auto net1 = link_json(node.pod(), "net1");
+  ASSERT_FALSE(net1.is_null());
+  EXPECT_EQ(net1.at("mtu"), 1400);  // tuning ran after macvlan, on its result
+  EXPECT_THAT(inet_addresses(net1), ::testing::ElementsAre("192.168.104.10/24"));
+
+  ASSERT_EQ(node.del("default", "chained", config).exit_code, 0) << "DEL";
+  expect_pod_empty(node.pod());
+}
+
+TEST_P(E2e, NamespaceIsolationAllowsGlobalNamespaces) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  node.add_nad("shared", "net-g", Node::macvlan_static("net-g", {"192.168.105.10/24"}));
+  node.add_pod("tenant-a", "app", {{"k8s.v1.cni.cncf.io/networks", "shared/net-g"}});
+  const auto config = node.meta_config({{"namespaceIsolation", true}, {"globalNamespaces", "default,shared"}});
+
+  const auto reply = node.add("tenant-a", "app", config);
+  ASSERT_EQ(reply.exit_code, 0) << describe(reply);
+  EXPECT_THAT(inet_addresses(link_json(node.pod(), "net1")), ::testing::ElementsAre("192.168.105.10/24"));
+  ASSERT_EQ(node.del("tenant-a", "app", config).exit_code, 0);
+}
+
+TEST_P(E2e, NamespaceIsolationRefusesOtherNamespaces) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  node.add_nad("tenant-b", "net-x", Node::macvlan_static("net-x", {"192.168.106.10/24"}));
+  node.add_pod("tenant-a", "app", {{"k8s.v1.cni.cncf.io/networks", "tenant-b/net-x"}});
+  const auto config = node.meta_config({{"namespaceIsolation", true}});
+  const auto before_host = snapshot(node.host());
+
+  const auto reply = node.add("tenant-a", "app", config);
+  const auto error = error_of(reply);
+  EXPECT_THAT(error.at("msg").get<std::string>(), HasSubstr("tenant-b"));
+  expect_pod_empty(node.pod());
+  EXPECT_EQ(snapshot(node.host()), before_host);
+  EXPECT_TRUE(host_local_allocations(node.ipam_dir()).empty());
+}
+
+TEST_P(E2e, MissingNadIsNamedAndNothingIsAttached) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  node.add_pod("default", "app", {{"k8s.v1.cni.cncf.io/networks", "no-such-net"}});
+  const auto config = node.meta_config();
+
+  const auto error = error_of(node.add("default", "app", config));
+  EXPECT_THAT(error.at("msg").get<std::string>(), HasSubstr("no-such-net"));
+  expect_pod_empty(node.pod());
+  EXPECT_TRUE(host_local_allocations(node.ipam_dir()).empty());
+}
+
+TEST_P(E2e, BadAnnotationsAreCode7AndNothingIsAttached) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  node.add_nad("default", "ip-192", Node::macvlan_static("ip-192"));
+  const auto config = node.meta_config();
+  const std::map<std::string, std::string> bad{
+      {"bad-json", R"([{"name":"ip-192",)"},
+      {"bad-mac", R"([{"name":"ip-192","mac":"20:01:02:03:04"}])"},
+      {"bad-cidr", R"([{"name":"ip-192","ips":["192.168.111.300/24"]}])"},
+  };
+  for (const auto& [pod, annotation] : bad) {
+    SCOPED_TRACE(pod);
+    node.add_pod("default", pod, {{"k8s.v1.cni.cncf.io/networks", annotation}});
+    const auto error = error_of(node.add("default", pod, config));
+    EXPECT_EQ(error.at("code"), 7) << error.dump();
+    expect_pod_empty(node.pod());
+    EXPECT_TRUE(host_local_allocations(node.ipam_dir()).empty());
+  }
+}
+
+TEST_P(E2e, ApiServerDownOnAddFailsAndAttachesNothing) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  node.add_nad("default", "ip-192", Node::macvlan_static("ip-192"));
+  node.add_pod("default", "app", {{"k8s.v1.cni.cncf.io/networks", R"([{"name":"ip-192","ips":["192.168.111.10/24"]}])"}});
+  const auto config = node.meta_config();
+  node.api().stop();
+
+  const auto reply = node.add("default", "app", config);
+  EXPECT_NE(reply.exit_code, 0) << describe(reply);
+  expect_pod_empty(node.pod());
+  EXPECT_TRUE(host_local_allocations(node.ipam_dir()).empty());
+}
+
+TEST_P(E2e, ApiServerDownOnDelTearsDownFromTheCache) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  node.add_nad("default", "ip-192", Node::macvlan_static("ip-192"));
+  node.add_pod("default", "app", {{"k8s.v1.cni.cncf.io/networks", R"([{"name":"ip-192","ips":["192.168.111.10/24"]}])"}});
+  const auto config = node.meta_config();
+  const auto added = node.add("default", "app", config);
+  ASSERT_EQ(added.exit_code, 0) << describe(added);
+  ASSERT_FALSE(host_local_allocations(node.ipam_dir()).empty());
+  node.api().stop();
+
+  const auto deleted = node.del("default", "app", config);
+  ASSERT_EQ(deleted.exit_code, 0) << describe(deleted);
+  expect_pod_empty(node.pod());
+  EXPECT_TRUE(host_local_allocations(node.ipam_dir()).empty());
+  EXPECT_THAT(node.host().exec_json("ip -j addr show dev cbr0").at(0).at("addr_info").size(), ::testing::Ge(1U));
+}
+
+// The second network's delegate fails (its master does not exist): the first is rolled back and
+// both namespaces, host-local's allocations and the delegate cache are as before.
+TEST_P(E2e, SecondDelegateFailingRollsBackTheFirst) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  node.add_nad("default", "good", Node::macvlan_static("good", {"192.168.107.10/24"}));
+  node.add_nad("default", "bad", Node::macvlan_static("bad", {"192.168.108.10/24"}, "no-such-master"));
+  node.add_pod("default", "warmup", {});
+  node.add_pod("default", "app", {{"k8s.v1.cni.cncf.io/networks", "good,bad"}});
+  const auto config = node.meta_config();
+  // A first pod on the node makes the bridge and its gateway address, which outlive any pod.
+  ASSERT_EQ(node.call("ADD", "default", "warmup", config, "warmup").exit_code, 0);
+  ASSERT_EQ(node.call("DEL", "default", "warmup", config, "warmup").exit_code, 0);
+  const auto pod_before = snapshot(node.pod());
+  const auto host_before = snapshot(node.host());
+  const auto ipam_before = host_local_allocations(node.ipam_dir());
+
+  const auto error = error_of(node.add("default", "app", config));
+  EXPECT_THAT(error.at("msg").get<std::string>(), HasSubstr("bad"));
+
+  EXPECT_EQ(snapshot(node.pod()), pod_before);
+  EXPECT_EQ(snapshot(node.host()), host_before);
+  EXPECT_EQ(host_local_allocations(node.ipam_dir()), ipam_before);
+  EXPECT_FALSE(fs::exists(node.cache_dir() / node.container_id()));
+}
+
+// v1.multus-cni.io/default-network replaces the cluster network (resolved in multusNamespace).
+TEST_P(E2e, DefaultNetworkAnnotationReplacesTheClusterNetwork) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  node.add_nad("kube-system", "alt-net",
+               json{{"cniVersion", kCniVersion}, {"name", "alt-net"}, {"type", "bridge"}, {"bridge", "altbr"},
+                    {"isDefaultGateway", true},
+                    {"ipam", {{"type", "host-local"}, {"subnet", "10.77.0.0/24"}, {"dataDir", node.ipam_dir().string()}}}});
+  node.add_pod("default", "app", {{"v1.multus-cni.io/default-network", "alt-net"}});
+  const auto config = node.meta_config();
+
+  const auto reply = node.add("default", "app", config);
+  ASSERT_EQ(reply.exit_code, 0) << describe(reply);
+  const auto eth0 = inet_addresses(link_json(node.pod(), "eth0"));
+  ASSERT_EQ(eth0.size(), 1U);
+  EXPECT_THAT(eth0.front(), ::testing::StartsWith("10.77.0."));
+  const auto status = json::parse(node.api().pod("default", "app")->at("metadata").at("annotations").at(kNetworkStatus).get<std::string>());
+  ASSERT_EQ(status.size(), 1U);
+  EXPECT_EQ(status[0].at("name"), "kube-system/alt-net");
+  EXPECT_EQ(status[0].at("default"), true);
+  ASSERT_EQ(node.del("default", "app", config).exit_code, 0);
+  expect_pod_empty(node.pod());
+}
+
+// readinessindicatorfile: absent, ADD is code 11 after the bounded wait and attaches nothing (the
+// binary waits multus's 45 s, so that half runs on the in-process engine only); present, ADD works.
+TEST_P(E2e, ReadinessIndicatorFileGatesAdd) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  node.add_pod("default", "app", {});
+  const auto indicator = node.work() / "ready";
+  const auto config = node.meta_config({{"readinessindicatorfile", indicator.string()}});
+
+  if (GetParam().driver == Driver::Engine) {
+    const auto error = error_of(node.add("default", "app", config));
+    EXPECT_EQ(error.at("code"), 11) << error.dump();
+    EXPECT_THAT(error.at("msg").get<std::string>(), HasSubstr(indicator.string()));
+    expect_pod_empty(node.pod());
+    EXPECT_TRUE(node.api().requests().empty()) << "the wait comes before any API call";
+  }
+  write_file(indicator, "");
+  const auto reply = node.add("default", "app", config);
+  ASSERT_EQ(reply.exit_code, 0) << describe(reply);
+  EXPECT_FALSE(link_json(node.pod(), "eth0").is_null());
+  ASSERT_EQ(node.del("default", "app", config).exit_code, 0);
+}
+
+// default-route on the macvlan network: the pod's only default route is then via net1's gateway;
+// eth0's is gone, and network-status says so.
+TEST_P(E2e, DefaultRouteSelectsTheMacvlanGateway) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  node.add_nad("default", "gw-net", Node::macvlan_static("gw-net", {"192.168.50.10/24"}));
+  node.add_pod("default", "app", {{"k8s.v1.cni.cncf.io/networks", R"([{"name":"gw-net","default-route":["192.168.50.1"]}])"}});
+  const auto config = node.meta_config();
+
+  const auto reply = node.add("default", "app", config);
+  ASSERT_EQ(reply.exit_code, 0) << describe(reply);
+  const auto defaults = node.pod().exec_json("ip -j -4 route show default");
+  ASSERT_EQ(defaults.size(), 1U) << defaults.dump();
+  EXPECT_EQ(defaults[0].at("gateway"), "192.168.50.1");
+  EXPECT_EQ(defaults[0].at("dev"), "net1");
+
+  const auto status = json::parse(node.api().pod("default", "app")->at("metadata").at("annotations").at(kNetworkStatus).get<std::string>());
+  ASSERT_EQ(status.size(), 2U);
+  EXPECT_FALSE(status[0].contains("gateway")) << status.dump();
+  EXPECT_EQ(status[0].at("default"), true);
+  EXPECT_EQ(status[1].at("gateway"), json::array({"192.168.50.1"}));
+
+  ASSERT_EQ(node.del("default", "app", config).exit_code, 0);
+  expect_pod_empty(node.pod());
+}
+
+// Two IPv4 default-route gateways over the pod's networks are refused before anything runs.
+TEST_P(E2e, DefaultRouteRefusesTwoIpv4Gateways) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  node.add_nad("default", "gw-a", Node::macvlan_static("gw-a", {"192.168.51.10/24"}));
+  node.add_nad("default", "gw-b", Node::macvlan_static("gw-b", {"192.168.52.10/24"}));
+  node.add_pod("default", "app",
+               {{"k8s.v1.cni.cncf.io/networks",
+                 R"([{"name":"gw-a","default-route":["192.168.51.1"]},{"name":"gw-b","default-route":["192.168.52.1"]}])"}});
+  const auto error = error_of(node.add("default", "app", node.meta_config()));
+  EXPECT_EQ(error.at("code"), 7) << error.dump();
+  EXPECT_THAT(error.at("msg").get<std::string>(), HasSubstr("ECMP"));
+  expect_pod_empty(node.pod());
+  EXPECT_TRUE(host_local_allocations(node.ipam_dir()).empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(AllWays, E2e,
+                         ::testing::Values(Mode{Driver::Binary, Delegates::PlexusInProcess},
+                                           Mode{Driver::Binary, Delegates::DebianExec},
+                                           Mode{Driver::Engine, Delegates::PlexusInProcess},
+                                           Mode{Driver::Engine, Delegates::DebianExec}),
+                         mode_name);
+
+}  // namespace
