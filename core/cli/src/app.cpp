@@ -1,6 +1,7 @@
 #include "app.hpp"
 
 #include "inspect.hpp"
+#include "install.hpp"
 #include "plugin_dirs.hpp"
 #include "runtime.hpp"
 #include "shim.hpp"
@@ -186,6 +187,8 @@ int plexus_main(int argc, char** argv, std::istream& in, std::ostream& out, std:
     const std::string cni_command = command;
     sub->callback([&, cni_command] { status = attach_main(attach_options, cni_command, out, err); });
   }
+
+  add_install_commands(app, status, out, err);  // install, healthcheck: deploy/
 
   try {
     app.parse(argc, argv);
