@@ -252,15 +252,20 @@ fs::path InstallOptions::on_host(const fs::path& path) const {
   return fs::path("/") / relative;
 }
 
-void write_file_atomically(const fs::path& target, std::string_view bytes, fs::perms mode) {
+namespace {
+
+// The temporary-file-and-rename dance; `fill` writes the content to the temporary's descriptor.
+void replace_atomically(const fs::path& target, fs::perms mode, const std::function<void(int, const std::string&)>& fill) {
   const auto dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
   fs::create_directories(dir);
   std::string temp_name = (dir / ("." + target.filename().string() + ".plexus-XXXXXX")).string();
-  Fd temp(::mkstemp(temp_name.data()));
+  // O_CLOEXEC: a child forked meanwhile must not keep the new file open for writing, or exec'ing
+  // it after the rename would fail with "text file busy".
+  Fd temp(::mkostemp(temp_name.data(), O_CLOEXEC));
   if (temp.get() < 0) throw_errno("create a temporary file next to " + target.string());
   ScopeGuard remove_temp([&] { ::unlink(temp_name.c_str()); });
 
-  write_all(temp.get(), bytes, temp_name);
+  fill(temp.get(), temp_name);
   if (::fchmod(temp.get(), static_cast<mode_t>(mode)) != 0) throw_errno("chmod " + temp_name);
   if (::fsync(temp.get()) != 0) throw_errno("fsync " + temp_name);
   temp.close();
@@ -274,8 +279,25 @@ void write_file_atomically(const fs::path& target, std::string_view bytes, fs::p
   if (dir_fd.get() >= 0) (void)::fsync(dir_fd.get());
 }
 
+}  // namespace
+
+void write_file_atomically(const fs::path& target, std::string_view bytes, fs::perms mode) {
+  replace_atomically(target, mode, [&](int fd, const std::string& name) { write_all(fd, bytes, name); });
+}
+
 void copy_file_atomically(const fs::path& source, const fs::path& target, fs::perms mode) {
-  write_file_atomically(target, read_file(source), mode);
+  Fd in(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
+  if (in.get() < 0) throw_errno("open " + source.string());
+  replace_atomically(target, mode, [&](int fd, const std::string& name) {
+    std::array<char, 1 << 16> buffer{};
+    for (;;) {
+      const ssize_t got = ::read(in.get(), buffer.data(), buffer.size());
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) throw_errno("read " + source.string());
+      if (got == 0) return;
+      write_all(fd, std::string_view(buffer.data(), static_cast<std::size_t>(got)), name);
+    }
+  });
 }
 
 std::vector<fs::path> install_binaries(const InstallOptions& options) {
