@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cmake --workflow --preset ci
+# The README's main job, end to end, on the build just tested.
+bash scripts/demo.sh
 
 if [ "${PLEXUS_SKIP_ASAN:-0}" != 1 ]; then
   asan_suites=(unit plugin invoke ipam meta k8s)
