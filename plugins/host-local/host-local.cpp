@@ -7,6 +7,7 @@
 //   <dataDir>/<network>/lock                 flock'ed while allocations are read or changed
 // Differences (README.md): files are created 0600, the lock covers the whole ADD, a failed ADD
 // releases only what it reserved itself, and GC (spec 1.1.0) is implemented.
+#include <plexus/cni/go_decode.hpp>
 #include <plexus/plugin.hpp>
 #include <plexus/scope_guard.hpp>
 
@@ -57,7 +58,10 @@ constexpr std::string_view kLineBreak = "\r\n";
 constexpr std::string_view kValidAttachmentsKey = "cni.dev/valid-attachments";
 
 // ---- parse / validate ---------------------------------------------------------------------
-[[noreturn]] void fail(std::string message) { throw cni::Error(cni::ErrorCode::Internal, std::move(message)); }
+// Go's decoder wording, with the reference's code 999 for every config error.
+const cni::GoDecoder kGo{static_cast<int>(cni::ErrorCode::Internal)};
+
+[[noreturn]] void fail(std::string message) { kGo.fail(std::move(message)); }
 
 // Go's syscall errors are strerror's text starting lower-case ("no such file or directory").
 std::string errno_text(int error) {
@@ -66,61 +70,15 @@ std::string errno_text(int error) {
   return text;
 }
 
-std::string json_kind(const ordered_json& value) {
-  if (value.is_string()) return "string";
-  if (value.is_number()) return "number";
-  if (value.is_boolean()) return "bool";
-  if (value.is_array()) return "array";
-  return "object";
-}
-
-[[noreturn]] void type_error(const ordered_json& value, std::string_view field, std::string_view go_type) {
-  fail(fmt::format("json: cannot unmarshal {} into Go struct field {} of type {}", json_kind(value), field, go_type));
-}
-
-const ordered_json* member(const ordered_json& object, std::string_view key) {
-  return object.is_object() ? cni::find_key(object, key) : nullptr;
-}
-
-std::string string_member(const ordered_json& object, std::string_view key, std::string_view field) {
-  const auto* value = member(object, key);
-  if (value == nullptr) return {};
-  if (!value->is_string()) type_error(*value, field, "string");
-  return value->get<std::string>();
-}
-
-// net.IP: "invalid IP address: x".
-std::optional<cni::IPAddress> ip_member(const ordered_json& object, std::string_view key, std::string_view field) {
-  const auto* value = member(object, key);
-  if (value == nullptr) return std::nullopt;
-  if (!value->is_string()) type_error(*value, field, "net.IP");
-  const auto text = value->get<std::string>();
-  if (text.empty()) return std::nullopt;
-  auto ip = cni::IPAddress::parse(text);
-  if (!ip) fail(fmt::format("invalid IP address: {}", text));
-  return ip;
-}
-
-// types.IPNet: "invalid CIDR address: x"; host bits kept (refused later, with the reference's words).
-std::optional<cni::IPNet> cidr_member(const ordered_json& object, std::string_view key, std::string_view field) {
-  const auto* value = member(object, key);
-  if (value == nullptr) return std::nullopt;
-  if (!value->is_string()) type_error(*value, field, "string");
-  const auto text = value->get<std::string>();
-  auto net = cni::IPNet::parse(text);
-  if (!net) fail(fmt::format("invalid CIDR address: {}", text));
-  return net;
-}
-
 // pkg/ip's IP: an address or an address/prefix (the prefix is dropped): "invalid IP address x".
 std::vector<cni::IPAddress> ip_list_member(const ordered_json& object, std::string_view key, std::string_view field) {
   std::vector<cni::IPAddress> out;
-  const auto* value = member(object, key);
+  const auto* value = kGo.member(object, key);
   if (value == nullptr) return out;
-  if (!value->is_array()) type_error(*value, field, "[]*ip.IP");
+  if (!value->is_array()) kGo.type_error(*value, field, "[]*ip.IP");
   for (const auto& item : *value) {
     if (item.is_null()) continue;
-    if (!item.is_string()) type_error(item, field, "ip.IP");
+    if (!item.is_string()) kGo.type_error(item, field, "ip.IP");
     const auto text = item.get<std::string>();
     if (auto net = cni::IPNet::parse(text)) {
       out.push_back(net->ip());
@@ -135,25 +93,25 @@ std::vector<cni::IPAddress> ip_list_member(const ordered_json& object, std::stri
 
 std::vector<cni::Route> parse_routes(const ordered_json& ipam, std::string_view version) {
   std::vector<cni::Route> routes;
-  const auto* value = member(ipam, "routes");
+  const auto* value = kGo.member(ipam, "routes");
   if (value == nullptr) return routes;
-  if (!value->is_array()) type_error(*value, "IPAMConfig.ipam.routes", "[]*types.Route");
+  if (!value->is_array()) kGo.type_error(*value, "IPAMConfig.ipam.routes", "[]*types.Route");
   const bool extended = cni::compare_versions(version, "1.1.0") >= 0;  // types.Route grew fields in 1.1.0
   for (const auto& item : *value) {
-    if (!item.is_object()) type_error(item, "IPAMConfig.ipam.routes", "types.Route");
+    if (!item.is_object()) kGo.type_error(item, "IPAMConfig.ipam.routes", "types.Route");
     cni::Route route;
-    const auto dst = string_member(item, "dst", "route.dst");
+    const auto dst = kGo.string(item, "dst", "route.dst");
     auto parsed = cni::IPNet::parse(dst);
     if (!parsed) fail(fmt::format("invalid CIDR address: {}", dst));
     route.dst = *parsed;
-    route.gw = ip_member(item, "gw", "route.gw");
+    route.gw = kGo.ip(item, "gw", "route.gw");
     if (extended) {
       for (auto [key, slot] : {std::pair{"mtu", &route.mtu}, std::pair{"advmss", &route.advmss},
                                std::pair{"priority", &route.priority}, std::pair{"table", &route.table},
                                std::pair{"scope", &route.scope}}) {
-        const auto* number = member(item, key);
+        const auto* number = kGo.member(item, key);
         if (number == nullptr) continue;
-        if (!number->is_number_integer()) type_error(*number, fmt::format("Route.{}", key), "int");
+        if (!number->is_number_integer()) kGo.type_error(*number, fmt::format("Route.{}", key), "int");
         *slot = number->get<int>();
       }
     }
@@ -232,23 +190,23 @@ struct WrittenRange {
 };
 
 WrittenRange parse_range(const ordered_json& object, std::string_view prefix) {
-  return {cidr_member(object, "subnet", fmt::format("{}.subnet", prefix)),
-          ip_member(object, "rangeStart", fmt::format("{}.rangeStart", prefix)),
-          ip_member(object, "rangeEnd", fmt::format("{}.rangeEnd", prefix)),
-          ip_member(object, "gateway", fmt::format("{}.gateway", prefix))};
+  return {kGo.cidr(object, "subnet", fmt::format("{}.subnet", prefix)),
+          kGo.ip(object, "rangeStart", fmt::format("{}.rangeStart", prefix)),
+          kGo.ip(object, "rangeEnd", fmt::format("{}.rangeEnd", prefix)),
+          kGo.ip(object, "gateway", fmt::format("{}.gateway", prefix))};
 }
 
 std::vector<std::vector<WrittenRange>> parse_range_sets(const ordered_json& object, std::string_view key, std::string_view field) {
   std::vector<std::vector<WrittenRange>> sets;
-  const auto* value = member(object, key);
+  const auto* value = kGo.member(object, key);
   if (value == nullptr) return sets;
-  if (!value->is_array()) type_error(*value, field, "[]allocator.RangeSet");
+  if (!value->is_array()) kGo.type_error(*value, field, "[]allocator.RangeSet");
   for (const auto& set : *value) {
     std::vector<WrittenRange> ranges;
     if (!set.is_null()) {
-      if (!set.is_array()) type_error(set, field, "allocator.RangeSet");
+      if (!set.is_array()) kGo.type_error(set, field, "allocator.RangeSet");
       for (const auto& range : set) {
-        if (!range.is_object()) type_error(range, field, "allocator.Range");
+        if (!range.is_object()) kGo.type_error(range, field, "allocator.Range");
         ranges.push_back(parse_range(range, fmt::format("Range.{}", field.substr(field.find('.') + 1))));
       }
     }
@@ -304,7 +262,7 @@ RangeSet canonicalize_set(const std::vector<WrittenRange>& written) {
 HostLocalConfig load_config(const Call& call) {
   const auto& conf = call.conf();
   const auto* ipam = conf.find("ipam");
-  if (ipam != nullptr && !ipam->is_object()) type_error(*ipam, "Net.ipam", "allocator.IPAMConfig");
+  if (ipam != nullptr && !ipam->is_object()) kGo.type_error(*ipam, "Net.ipam", "allocator.IPAMConfig");
 
   HostLocalConfig config;
   config.name = conf.name;
@@ -314,15 +272,15 @@ HostLocalConfig load_config(const Call& call) {
   if (ipam != nullptr) {
     legacy = parse_range(*ipam, "IPAMConfig.ipam");
     config.routes = parse_routes(*ipam, call.version());
-    data_dir = string_member(*ipam, "dataDir", "IPAMConfig.ipam.dataDir");
-    config.resolv_conf = string_member(*ipam, "resolvConf", "IPAMConfig.ipam.resolvConf");
+    data_dir = kGo.string(*ipam, "dataDir", "IPAMConfig.ipam.dataDir");
+    config.resolv_conf = kGo.string(*ipam, "resolvConf", "IPAMConfig.ipam.resolvConf");
     written_sets = parse_range_sets(*ipam, "ranges", "IPAMConfig.ipam.ranges");
   }
   const auto runtime = conf.runtime_config();
   auto runtime_sets = parse_range_sets(runtime, "ipRanges", "Net.runtimeConfig.ipRanges");
   auto runtime_ips = ip_list_member(runtime, "ips", "Net.runtimeConfig.ips");
-  const auto args_object = conf.args();  // owned here: member() points into it
-  const auto* cni_args = member(args_object, "cni");
+  const auto args_object = conf.args();  // owned here: kGo.member() points into it
+  const auto* cni_args = kGo.member(args_object, "cni");
   auto args_ips = cni_args != nullptr ? ip_list_member(*cni_args, "ips", "IPAMArgs.args.cni.ips") : std::vector<cni::IPAddress>{};
 
   if (ipam == nullptr) fail("IPAM config missing 'ipam' key");
@@ -630,10 +588,10 @@ struct Attachment {
 std::optional<std::set<Attachment>> valid_attachments(const Call& call) {
   const auto* value = call.conf().find(kValidAttachmentsKey);
   if (value == nullptr) return std::nullopt;
-  if (!value->is_array()) type_error(*value, "GCAttachment", "[]types.GCAttachment");
+  if (!value->is_array()) kGo.type_error(*value, "GCAttachment", "[]types.GCAttachment");
   std::set<Attachment> out;
   for (const auto& item : *value) {
-    out.insert({string_member(item, "containerID", "GCAttachment.containerID"), string_member(item, "ifname", "GCAttachment.ifname")});
+    out.insert({kGo.string(item, "containerID", "GCAttachment.containerID"), kGo.string(item, "ifname", "GCAttachment.ifname")});
   }
   return out;
 }

@@ -2,6 +2,7 @@
 // CNI_ARGS, args.cni.ips or runtimeConfig.ips. Behaves as the reference plugin
 // (containernetworking/plugins plugins/ipam/static, Debian's 1.1.1): same precedence, same error
 // messages, all of them code 999 as plain Go errors are. See README.md for the keys.
+#include <plexus/cni/go_decode.hpp>
 #include <plexus/plugin.hpp>
 
 #include <fmt/format.h>
@@ -28,55 +29,22 @@ struct StaticConfig {
 };
 
 // ---- parse / validate ---------------------------------------------------------------------
-[[noreturn]] void fail(std::string message) { throw cni::Error(cni::ErrorCode::Internal, std::move(message)); }
+// Go's decoder wording, with the reference's code 999 for every config error.
+const cni::GoDecoder kGo{static_cast<int>(cni::ErrorCode::Internal)};
 
-std::string json_kind(const ordered_json& value) {
-  if (value.is_string()) return "string";
-  if (value.is_number()) return "number";
-  if (value.is_boolean()) return "bool";
-  if (value.is_array()) return "array";
-  return "object";
-}
-
-// Go's decoder words a value of the wrong JSON type this way; the reference returns it unwrapped.
-[[noreturn]] void type_error(const ordered_json& value, std::string_view field, std::string_view go_type) {
-  fail(fmt::format("json: cannot unmarshal {} into Go struct field {} of type {}", json_kind(value), field, go_type));
-}
-
-const ordered_json* member(const ordered_json& object, std::string_view key) {
-  return object.is_object() ? cni::find_key(object, key) : nullptr;
-}
-
-std::string string_member(const ordered_json& object, std::string_view key, std::string_view field) {
-  const auto* value = member(object, key);
-  if (value == nullptr) return {};
-  if (!value->is_string()) type_error(*value, field, "string");
-  return value->get<std::string>();
-}
-
-// A net.IP field: a string that must parse ("invalid IP address: x" as net.IP's UnmarshalText).
-std::optional<cni::IPAddress> ip_member(const ordered_json& object, std::string_view key, std::string_view field) {
-  const auto* value = member(object, key);
-  if (value == nullptr) return std::nullopt;
-  if (!value->is_string()) type_error(*value, field, "net.IP");
-  const auto text = value->get<std::string>();
-  if (text.empty()) return std::nullopt;
-  auto ip = cni::IPAddress::parse(text);
-  if (!ip) fail(fmt::format("invalid IP address: {}", text));
-  return ip;
-}
+[[noreturn]] void fail(std::string message) { kGo.fail(std::move(message)); }
 
 std::vector<std::string> string_list_member(const ordered_json& object, std::string_view key, std::string_view field) {
   std::vector<std::string> out;
-  const auto* value = member(object, key);
+  const auto* value = kGo.member(object, key);
   if (value == nullptr) return out;
-  if (!value->is_array()) type_error(*value, field, "[]string");
+  if (!value->is_array()) kGo.type_error(*value, field, "[]string");
   for (const auto& item : *value) {
     if (item.is_null()) {
       out.emplace_back();
       continue;
     }
-    if (!item.is_string()) type_error(item, field, "string");
+    if (!item.is_string()) kGo.type_error(item, field, "string");
     out.push_back(item.get<std::string>());
   }
   return out;
@@ -86,23 +54,23 @@ std::vector<std::string> string_list_member(const ordered_json& object, std::str
 // here and dropped when printing for an older config (the reference 1.1.1 does not know them).
 std::vector<cni::Route> parse_routes(const ordered_json& ipam) {
   std::vector<cni::Route> routes;
-  const auto* value = member(ipam, "routes");
+  const auto* value = kGo.member(ipam, "routes");
   if (value == nullptr) return routes;
-  if (!value->is_array()) type_error(*value, "IPAMConfig.ipam.routes", "[]*types.Route");
+  if (!value->is_array()) kGo.type_error(*value, "IPAMConfig.ipam.routes", "[]*types.Route");
   for (const auto& item : *value) {
-    if (!item.is_object()) type_error(item, "IPAMConfig.ipam.routes", "types.Route");
+    if (!item.is_object()) kGo.type_error(item, "IPAMConfig.ipam.routes", "types.Route");
     cni::Route route;
-    const auto dst = string_member(item, "dst", "route.dst");
+    const auto dst = kGo.string(item, "dst", "route.dst");
     auto parsed = cni::IPNet::parse(dst);
     if (!parsed) fail(fmt::format("invalid CIDR address: {}", dst));
     route.dst = *parsed;
-    route.gw = ip_member(item, "gw", "route.gw");
+    route.gw = kGo.ip(item, "gw", "route.gw");
     for (auto [key, slot] : {std::pair{"mtu", &route.mtu}, std::pair{"advmss", &route.advmss},
                              std::pair{"priority", &route.priority}, std::pair{"table", &route.table},
                              std::pair{"scope", &route.scope}}) {
-      const auto* number = member(item, key);
+      const auto* number = kGo.member(item, key);
       if (number == nullptr) continue;
-      if (!number->is_number_integer()) type_error(*number, fmt::format("Route.{}", key), "int");
+      if (!number->is_number_integer()) kGo.type_error(*number, fmt::format("Route.{}", key), "int");
       *slot = number->get<int>();
     }
     routes.push_back(route);
@@ -139,7 +107,7 @@ std::vector<std::string_view> split_commas(std::string_view text) {
 StaticConfig load_config(const Call& call) {
   const auto& conf = call.conf();
   const auto* ipam = conf.find("ipam");
-  if (ipam != nullptr && !ipam->is_object()) type_error(*ipam, "Net.ipam", "main.IPAMConfig");
+  if (ipam != nullptr && !ipam->is_object()) kGo.type_error(*ipam, "Net.ipam", "main.IPAMConfig");
 
   // Everything json.Unmarshal would reject comes first, as in the reference.
   struct Pending {
@@ -150,20 +118,20 @@ StaticConfig load_config(const Call& call) {
   std::vector<Pending> pending;
   StaticConfig config;
   if (ipam != nullptr) {
-    if (const auto* addresses = member(*ipam, "addresses")) {
-      if (!addresses->is_array()) type_error(*addresses, "IPAMConfig.ipam.addresses", "[]main.Address");
+    if (const auto* addresses = kGo.member(*ipam, "addresses")) {
+      if (!addresses->is_array()) kGo.type_error(*addresses, "IPAMConfig.ipam.addresses", "[]main.Address");
       for (const auto& item : *addresses) {
-        if (!item.is_object()) type_error(item, "IPAMConfig.ipam.addresses", "main.Address");
-        pending.push_back({string_member(item, "address", "Address.ipam.addresses.address"), std::nullopt,
-                           ip_member(item, "gateway", "Address.ipam.addresses.gateway")});
+        if (!item.is_object()) kGo.type_error(item, "IPAMConfig.ipam.addresses", "main.Address");
+        pending.push_back({kGo.string(item, "address", "Address.ipam.addresses.address"), std::nullopt,
+                           kGo.ip(item, "gateway", "Address.ipam.addresses.gateway")});
       }
     }
     config.routes = parse_routes(*ipam);
-    if (const auto* dns = member(*ipam, "dns")) config.dns = cni::parse_dns(*dns);
+    if (const auto* dns = kGo.member(*ipam, "dns")) config.dns = cni::parse_dns(*dns);
   }
   const auto runtime_ips = string_list_member(conf.runtime_config(), "ips", "Net.runtimeConfig.ips");
-  const auto args_object = conf.args();  // owned here: member() points into it
-  const auto* cni_args = member(args_object, "cni");
+  const auto args_object = conf.args();  // owned here: kGo.member() points into it
+  const auto* cni_args = kGo.member(args_object, "cni");
   const auto args_ips = cni_args != nullptr ? string_list_member(*cni_args, "ips", "IPAMArgs.args.cni.ips")
                                             : std::vector<std::string>{};
 

@@ -1,21 +1,13 @@
 #include <plexus/cni/config.hpp>
 #include <plexus/cni/env.hpp>
 #include <plexus/cni/errors.hpp>
+#include <plexus/cni/go_decode.hpp>
 #include <plexus/cni/version.hpp>
 
 #include <fmt/format.h>
 
 namespace plexus::cni {
 namespace {
-
-// Go's json error names for a JSON value's kind.
-std::string_view go_kind(const ordered_json& value) {
-  if (value.is_string()) return "string";
-  if (value.is_boolean()) return "bool";
-  if (value.is_number()) return "number";
-  if (value.is_array()) return "array";
-  return "object";
-}
 
 // json.Unmarshal's messages for what nlohmann reports differently.
 std::string go_parse_error(std::string_view bytes, const std::exception& e) {
@@ -36,7 +28,7 @@ ordered_json parse_object(std::string_view bytes, std::string_view context) {
   }
   if (!value.is_object()) {
     throw Error(ErrorCode::DecodingFailure,
-                fmt::format("{}: json: cannot unmarshal {} into Go value of type types.NetConf", context, go_kind(value)));
+                fmt::format("{}: json: cannot unmarshal {} into Go value of type types.NetConf", context, go_json_kind(value)));
   }
   return value;
 }
@@ -50,7 +42,7 @@ void expect_kind(const ordered_json& object, std::string_view key, std::string_v
   if (!ok) {
     throw Error(ErrorCode::InvalidNetworkConfig,
                 fmt::format("failed to load netconf: json: cannot unmarshal {} into Go struct field NetConf.{} of type {}",
-                            go_kind(*value), key, go_type));
+                            go_json_kind(*value), key, go_type));
   }
 }
 
@@ -62,7 +54,7 @@ std::string string_or_empty(const ordered_json& object, std::string_view key) {
 [[noreturn]] void wrong_type(const ordered_json& value, std::string_view key, std::string_view go_type) {
   throw Error(ErrorCode::InvalidNetworkConfig,
               fmt::format("failed to load netconf: json: cannot unmarshal {} into Go struct field NetConf.{} of type {}",
-                          go_kind(value), key, go_type));
+                          go_json_kind(value), key, go_type));
 }
 
 }  // namespace
@@ -140,7 +132,7 @@ void validate_stdin_config(std::string_view bytes) {
   if (name != nullptr && !name->is_string()) {
     throw Error(ErrorCode::DecodingFailure,
                 fmt::format("error unmarshall network config: json: cannot unmarshal {} into Go struct field .name of type string",
-                            go_kind(*name)));
+                            go_json_kind(*name)));
   }
   validate_network_name(name != nullptr ? name->get<std::string>() : std::string());
 }
@@ -167,7 +159,7 @@ NetConf parse_netconf(std::string_view bytes) {
         throw Error(ErrorCode::InvalidNetworkConfig,
                     fmt::format("failed to load netconf: json: cannot unmarshal {} into Go struct field "
                                 "NetConf.capabilities of type bool",
-                                go_kind(it.value())));
+                                go_json_kind(it.value())));
       }
       conf.capabilities[it.key()] = it.value().get<bool>();
     }
@@ -186,26 +178,26 @@ ConfList parse_conflist(std::string_view bytes) {
   // libcni reads the list through a map: keys match exactly here.
   if (!raw.contains("name")) throw Error(ErrorCode::InvalidNetworkConfig, fmt::format("{}: no name", kContext));
   if (!raw["name"].is_string()) {
-    throw Error(ErrorCode::InvalidNetworkConfig, fmt::format("{}: invalid name type {}", kContext, go_kind(raw["name"])));
+    throw Error(ErrorCode::InvalidNetworkConfig, fmt::format("{}: invalid name type {}", kContext, go_json_kind(raw["name"])));
   }
   list.name = raw["name"].get<std::string>();
   validate_network_name(list.name);
   if (raw.contains("cniVersion")) {
     if (!raw["cniVersion"].is_string()) {
       throw Error(ErrorCode::InvalidNetworkConfig,
-                  fmt::format("{}: invalid cniVersion type {}", kContext, go_kind(raw["cniVersion"])));
+                  fmt::format("{}: invalid cniVersion type {}", kContext, go_json_kind(raw["cniVersion"])));
     }
     list.cni_version = raw["cniVersion"].get<std::string>();
   }
   if (raw.contains("cniVersions")) {
     const auto& versions = raw["cniVersions"];
     if (!versions.is_array()) {
-      throw Error(ErrorCode::InvalidNetworkConfig, fmt::format("{}: invalid cniVersions type {}", kContext, go_kind(versions)));
+      throw Error(ErrorCode::InvalidNetworkConfig, fmt::format("{}: invalid cniVersions type {}", kContext, go_json_kind(versions)));
     }
     std::string best;
     for (const auto& v : versions) {
       if (!v.is_string()) {
-        throw Error(ErrorCode::InvalidNetworkConfig, fmt::format("{}: invalid cniVersions entry type {}", kContext, go_kind(v)));
+        throw Error(ErrorCode::InvalidNetworkConfig, fmt::format("{}: invalid cniVersions entry type {}", kContext, go_json_kind(v)));
       }
       const auto candidate = v.get<std::string>();
       list.cni_versions.push_back(candidate);
@@ -222,7 +214,7 @@ ConfList parse_conflist(std::string_view bytes) {
   if (!raw.contains("plugins")) throw Error(ErrorCode::InvalidNetworkConfig, fmt::format("{}: no plugins in list", kContext));
   const auto& plugins = raw["plugins"];
   if (!plugins.is_array()) {
-    throw Error(ErrorCode::InvalidNetworkConfig, fmt::format("{}: invalid 'plugins' type {}", kContext, go_kind(plugins)));
+    throw Error(ErrorCode::InvalidNetworkConfig, fmt::format("{}: invalid 'plugins' type {}", kContext, go_json_kind(plugins)));
   }
   if (plugins.empty()) throw Error(ErrorCode::InvalidNetworkConfig, fmt::format("{}: no plugins in list", kContext));
   for (std::size_t i = 0; i < plugins.size(); ++i) {
