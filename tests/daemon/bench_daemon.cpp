@@ -1,14 +1,15 @@
-// plexus-bench-daemon: one pod's ADD+DEL of the motivating network (macvlan on eth0, mode bridge,
-// static IPAM 192.168.111.10/24, MAC 20:01:02:03:04:05 via CNI_ARGS), exec'd by this program as a
-// runtime would exec its CNI plugin, three ways:
-//   (a) shim + plexusd: `plexus` with "daemonSocket" forwards to a running plexusd (plugins
-//       preloaded, in-process)
-//   (b) exec'd plexus: the same `plexus` binary without the socket, loading its plugins per call
-//   (c) Debian's reference chain: /usr/lib/cni/macvlan exec'd, exec'ing /usr/lib/cni/static
-//   (d) for the breakdown: the same request POSTed to plexusd from this process (what (a) costs
-//       without starting the shim process)
-// and then plexusd's resident memory (VmRSS). Needs root: it makes its own "host" namespace (veth
-// eth0 as the master) and "pod" namespace, enters the host one, and touches nothing else.
+// plexus-bench-daemon: the motivating network (macvlan on eth0, mode bridge, static IPAM
+// 192.168.111.10/24, MAC 20:01:02:03:04:05 via CNI_ARGS), exec'd by this program as a runtime would
+// exec its CNI plugin:
+//   (a) Debian's reference chain: /usr/lib/cni/macvlan exec'd, exec'ing /usr/lib/cni/static
+//   (b) thin plexus exec'd: the full `plexus` binary without a daemon, loading its plugins per call
+//   (c) plexus-shim + plexusd: the small shim forwarding to a running plexusd (plugins preloaded)
+//   (c') the full `plexus` with "daemonSocket" in front of the same plexusd (the old shim path)
+//   (d) for the breakdown: the same request POSTed to plexusd from this process (no shim exec)
+// One pod's ADD then DEL, N cycles; then 100 pods x 2 networks (eth0 + net1, two macvlans) added,
+// then deleted, with 8 calls in flight through (c) and through (b); then plexusd's VmRSS. Needs
+// root: it makes its own "host" namespace (veth eth0 as the master) and pod namespaces, enters the
+// host one, and touches nothing else.
 //
 //   plexus-bench-daemon [--cycles N]
 #include "daemon_test_support.hpp"
@@ -21,7 +22,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <iostream>
+#include <mutex>
+#include <thread>
 
 namespace {
 
@@ -93,6 +97,73 @@ std::array<double, 3> run_way(const Way& way, const std::string& netns, int cycl
   return {median(adds), median(dels), median(both)};
 }
 
+constexpr int kPods = 100;
+constexpr int kInFlight = 8;
+
+// Two networks per pod: the cluster one on eth0 and a second macvlan on net1 (no fixed MAC: two
+// macvlans on one master cannot share it).
+nlohmann::json two_networks() {
+  auto eth0 = motivating_network();
+  auto net1 = motivating_network();
+  net1["name"] = "ip-192-b";
+  net1["ipam"]["addresses"][0]["address"] = "192.168.112.10/24";
+  return nlohmann::json::array({eth0, net1});
+}
+
+struct ScaleResult {
+  double add_wall_ms = 0;  // all ADDs, first start to last end
+  double del_wall_ms = 0;
+  double add_median_ms = 0;  // one pod's ADD (both networks)
+  double del_median_ms = 0;
+};
+
+// `command` for every pod, kInFlight at a time; the wall time and the per-call latencies.
+std::pair<double, std::vector<double>> run_all(const fs::path& binary, const std::string& config,
+                                               const std::vector<std::unique_ptr<plexus::test::TestNetns>>& pods,
+                                               const std::string& command, const std::string& tag) {
+  std::vector<double> latencies(pods.size());
+  std::atomic<std::size_t> next{0};
+  std::atomic<int> failures{0};
+  std::string first_failure;
+  std::mutex failure_mutex;
+  const auto t0 = Clock::now();
+  std::vector<std::thread> workers;
+  for (int w = 0; w < kInFlight; ++w) {
+    workers.emplace_back([&] {
+      for (std::size_t i = next++; i < pods.size(); i = next++) {
+        plexus::cni::Request request;
+        request.command = command;
+        request.container_id = fmt::format("bench-{}-{}", tag, i);
+        request.netns = pods[i]->path();
+        request.ifname = "eth0";
+        request.args = fmt::format("IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=pod-{}", i);
+        request.path = "/usr/lib/cni";
+        request.stdin_data = config;
+        const auto start = Clock::now();
+        const auto reply = plexus::exec::run(binary, request);
+        latencies[i] = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+        if (reply.exit_code != 0 && failures++ == 0) {
+          const std::lock_guard lock(failure_mutex);
+          first_failure = reply.stdout_data + reply.stderr_data;
+        }
+      }
+    });
+  }
+  for (auto& worker : workers) worker.join();
+  const double wall = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  if (failures > 0) {
+    throw std::runtime_error(fmt::format("{} {}: {} calls failed, first: {}", binary.string(), command, failures.load(), first_failure));
+  }
+  return {wall, latencies};
+}
+
+ScaleResult run_scale(const fs::path& binary, const std::string& config,
+                      const std::vector<std::unique_ptr<plexus::test::TestNetns>>& pods, const std::string& tag) {
+  const auto [add_wall, adds] = run_all(binary, config, pods, "ADD", tag);
+  const auto [del_wall, dels] = run_all(binary, config, pods, "DEL", tag);
+  return {add_wall, del_wall, median(adds), median(dels)};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -132,13 +203,25 @@ int main(int argc, char** argv) {
     const auto shim_config = meta.dump();
 
     const std::vector<Way> ways = {
-        {"(a) shim + plexusd", build + "/bin/plexus", shim_config, "/usr/lib/cni", {}},
-        {"(b) exec'd plexus", build + "/bin/plexus", exec_config, "/usr/lib/cni", {}},
-        {"(c) Debian macvlan -> static, exec'd", "/usr/lib/cni/macvlan", motivating_network().dump(), "/usr/lib/cni", {}},
+        {"(a) Debian macvlan -> static, exec'd", "/usr/lib/cni/macvlan", motivating_network().dump(), "/usr/lib/cni", {}},
+        {"(b) thin plexus exec'd", build + "/bin/plexus", exec_config, "/usr/lib/cni", {}},
+        {"(c) plexus-shim + plexusd", build + "/bin/plexus-shim", shim_config, "/usr/lib/cni", {}},
+        {"(c') full plexus + plexusd", build + "/bin/plexus", shim_config, "/usr/lib/cni", {}},
         {"(d) plexusd socket only, no shim exec", {}, shim_config, "/usr/lib/cni", socket},
     };
     std::vector<std::array<double, 3>> results;
     for (const auto& way : ways) results.push_back(run_way(way, topology.pod.path(), cycles));
+
+    // 100 pods x 2 networks, 8 in flight.
+    std::vector<std::unique_ptr<plexus::test::TestNetns>> pods;
+    for (int i = 0; i < kPods; ++i) pods.push_back(std::make_unique<plexus::test::TestNetns>("bench"));
+    meta["delegates"] = two_networks();
+    meta.erase("daemonSocket");
+    const auto scale_exec_config = meta.dump();
+    meta["daemonSocket"] = socket.string();
+    const auto scale_shim_config = meta.dump();
+    const auto scale_shim = run_scale(build + "/bin/plexus-shim", scale_shim_config, pods, "shim");
+    const auto scale_exec = run_scale(build + "/bin/plexus", scale_exec_config, pods, "exec");
 
     const long rss = [&] {
       // plexusd is our only child whose comm is plexusd.
@@ -154,13 +237,21 @@ int main(int argc, char** argv) {
     }();
 
     std::cout << fmt::format("motivating example, one pod: ADD then DEL, {} cycles, medians in ms\n", cycles);
-    std::cout << fmt::format("{:<40} {:>9} {:>9} {:>10} {:>12}\n", "way", "ADD", "DEL", "ADD+DEL", "vs (c)");
+    std::cout << fmt::format("{:<40} {:>9} {:>9} {:>10} {:>10} {:>12}\n", "way", "ADD", "DEL", "ADD+DEL", "ADD vs (a)", "ADD+DEL vs (a)");
     for (std::size_t i = 0; i < ways.size(); ++i) {
-      std::cout << fmt::format("{:<40} {:>9.2f} {:>9.2f} {:>10.2f} {:>11.2f}x\n", ways[i].name, results[i][0], results[i][1],
-                               results[i][2], results[i][2] / results[2][2]);
+      std::cout << fmt::format("{:<40} {:>9.2f} {:>9.2f} {:>10.2f} {:>9.3f}x {:>13.3f}x\n", ways[i].name, results[i][0],
+                               results[i][1], results[i][2], results[i][0] / results[0][0], results[i][2] / results[0][2]);
     }
-    std::cout << fmt::format("(a)/(b) = {:.2f}x\n", results[0][2] / results[1][2]);
-    std::cout << fmt::format("plexusd VmRSS after the run: {} KiB\n", rss);
+    std::cout << fmt::format("(c)/(b): ADD {:.3f}x, ADD+DEL {:.3f}x\n", results[2][0] / results[1][0], results[2][2] / results[1][2]);
+    std::cout << fmt::format("\n{} pods x 2 networks (eth0 + net1), {} in flight, ms\n", kPods, kInFlight);
+    std::cout << fmt::format("{:<28} {:>12} {:>12} {:>14} {:>14}\n", "way", "ADD wall", "DEL wall", "ADD median", "DEL median");
+    for (const auto& [name, r] : {std::pair{"(c) plexus-shim + plexusd", scale_shim}, std::pair{"(b) thin plexus exec'd", scale_exec}}) {
+      std::cout << fmt::format("{:<28} {:>12.1f} {:>12.1f} {:>14.2f} {:>14.2f}\n", name, r.add_wall_ms, r.del_wall_ms, r.add_median_ms,
+                               r.del_median_ms);
+    }
+    std::cout << fmt::format("(c)/(b): ADD wall {:.3f}x, DEL wall {:.3f}x\n", scale_shim.add_wall_ms / scale_exec.add_wall_ms,
+                             scale_shim.del_wall_ms / scale_exec.del_wall_ms);
+    std::cout << fmt::format("plexusd VmRSS after the run: {} KiB ({:.1f} MiB)\n", rss, static_cast<double>(rss) / 1024.0);
     plexusd.signal(SIGTERM);
     plexusd.wait_exit();
   } catch (const std::exception& e) {

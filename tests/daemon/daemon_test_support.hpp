@@ -196,8 +196,9 @@ struct ShimResult {
   std::string err;
 };
 
-// Runs the plexus binary as kubelet would: CNI_* env, the config on stdin.
-inline ShimResult run_plexus(const TempDir& work, const cni::Request& request) {
+// Runs the plexus binary (or `binary` from the build's bin/, e.g. plexus-shim) as kubelet would:
+// CNI_* env, the config on stdin.
+inline ShimResult run_plexus(const TempDir& work, const cni::Request& request, const std::string& binary = "plexus") {
   static int serial = 0;
   const auto tag = std::to_string(serial++);
   const auto in = work.write("shim-in-" + tag, request.stdin_data);
@@ -208,7 +209,7 @@ inline ShimResult run_plexus(const TempDir& work, const cni::Request& request) {
                               shell_quote(request.container_id) + " CNI_NETNS=" + shell_quote(request.netns) +
                               " CNI_IFNAME=" + shell_quote(request.ifname) + " CNI_ARGS=" + shell_quote(request.args) +
                               " CNI_PATH=" + shell_quote(request.path) + " " + std::string(PLEXUS_BUILD_DIR) +
-                              "/bin/plexus < " + shell_quote(in.string()) + " > " + shell_quote(out.string()) +
+                              "/bin/" + binary + " < " + shell_quote(in.string()) + " > " + shell_quote(out.string()) +
                               " 2> " + shell_quote(err.string()) + ")";
   const auto result = run_command(command);
   return ShimResult{result.exit_code, read_file(out), read_file(err)};
