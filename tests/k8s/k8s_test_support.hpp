@@ -1,7 +1,8 @@
-// Helpers shared by the k8s suites: a temp dir per test, base64, a client against the fake.
+// Helpers shared by the k8s suites: base64, a client against the fake (TempDir: tests/support).
 #pragma once
 
 #include "fake_apiserver.hpp"
+#include "temp_dir.hpp"
 #include "plexus/k8s/api_client.hpp"
 
 #include <gtest/gtest.h>
@@ -15,36 +16,6 @@
 #include <thread>
 
 namespace plexus::test {
-
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path() /
-            ("plexus-k8s-test-" + std::to_string(::getpid()) + "-" +
-             std::to_string(counter.fetch_add(1)));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path write(const std::string& relative, const std::string& content) const {
-    const auto file = path_ / relative;
-    std::filesystem::create_directories(file.parent_path());
-    std::ofstream out(file, std::ios::binary | std::ios::trunc);
-    out << content;
-    return file;
-  }
-
- private:
-  std::filesystem::path path_;
-};
 
 inline std::string base64(const std::string& bytes) {
   static constexpr char kAlphabet[] =

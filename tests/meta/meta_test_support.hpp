@@ -1,42 +1,10 @@
-// A temp dir per test (pid + counter, so suites can run in parallel) with a file writer.
+// The meta suites use the shared temp dir of tests/support.
 #pragma once
 
-#include <unistd.h>
-
-#include <atomic>
-#include <filesystem>
-#include <fstream>
-#include <string>
+#include "temp_dir.hpp"
 
 namespace plexus::meta::test {
 
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path() /
-            ("plexus-meta-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1)));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path write(const std::string& relative, const std::string& content) const {
-    const auto file = path_ / relative;
-    std::filesystem::create_directories(file.parent_path());
-    std::ofstream out(file, std::ios::binary | std::ios::trunc);
-    out << content;
-    return file;
-  }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = plexus::test::TempDir;
 
 }  // namespace plexus::meta::test
