@@ -172,11 +172,17 @@ TEST(PlexusdProcess, SigtermDuringCallsAnswersEveryOne) {
   };
   ASSERT_TRUE(eventually([&] { return started() >= kCalls; }, std::chrono::seconds(10))) << started();
   plexusd.signal(SIGTERM);
-  // While it drains, readiness says so (or the socket is already gone).
-  try {
-    EXPECT_EQ(daemon::http_over_unix(socket, "GET", "/readyz").status, 500);
-  } catch (const daemon::DaemonUnavailable&) {
-  }
+  // While it drains, readiness says so (or the socket is already gone). The signal is handled
+  // asynchronously, so a probe sent right after kill() may still see 200: wait for the change.
+  EXPECT_TRUE(eventually(
+      [&] {
+        try {
+          return daemon::http_over_unix(socket, "GET", "/readyz").status == 500;
+        } catch (const daemon::DaemonUnavailable&) {
+          return true;
+        }
+      },
+      std::chrono::seconds(5)));
   for (auto& reply : replies) {
     const auto answered = reply.get();
     EXPECT_EQ(answered.exit_code, 0) << answered.stdout_data;
