@@ -7,6 +7,7 @@
 #include "shim.hpp"
 
 #include <plexus/abi.h>
+#include <plexus/cni/env.hpp>
 #include <plexus/cni/version.hpp>
 
 #include <CLI/CLI.hpp>
@@ -40,14 +41,7 @@ std::function<void(meta::LogLevel, std::string_view)> stderr_log(const meta::Met
 
 // kubelet's call: the CNI_* environment and the meta config on stdin.
 int cni_main(std::istream& in, std::ostream& out, std::ostream& err) {
-  cni::Request request;
-  request.command = env_or("CNI_COMMAND", "");
-  request.container_id = env_or("CNI_CONTAINERID", "");
-  request.netns = env_or("CNI_NETNS", "");
-  request.ifname = env_or("CNI_IFNAME", "");
-  request.args = env_or("CNI_ARGS", "");
-  request.path = env_or("CNI_PATH", "");
-  request.netns_override = env_or("CNI_NETNS_OVERRIDE", "");
+  auto request = cni::request_from_environment();
   if (request.command == "VERSION") {
     out << cni::version_reply(cni::all_versions());
     return 0;

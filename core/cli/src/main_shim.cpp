@@ -6,6 +6,7 @@
 // `plexus` binary next to it with the same environment and stdin, so the answer is plexus's own.
 #include "shim.hpp"
 
+#include <plexus/cni/env.hpp>
 #include <plexus/cni/errors.hpp>
 #include <plexus/cni/version.hpp>
 
@@ -20,11 +21,6 @@
 #include <string>
 
 namespace {
-
-std::string env_or_empty(const char* name) {
-  const char* value = std::getenv(name);
-  return value != nullptr ? value : std::string();
-}
 
 std::string read_stdin() {
   std::string bytes;
@@ -77,14 +73,7 @@ int exec_full_plexus(const std::string& stdin_bytes) {
 
 int main() {
   namespace cni = plexus::cni;
-  cni::Request request;
-  request.command = env_or_empty("CNI_COMMAND");
-  request.container_id = env_or_empty("CNI_CONTAINERID");
-  request.netns = env_or_empty("CNI_NETNS");
-  request.ifname = env_or_empty("CNI_IFNAME");
-  request.args = env_or_empty("CNI_ARGS");
-  request.path = env_or_empty("CNI_PATH");
-  request.netns_override = env_or_empty("CNI_NETNS_OVERRIDE");
+  auto request = cni::request_from_environment();
   if (request.command == "VERSION") {
     std::cout << cni::version_reply(cni::all_versions());
     return 0;

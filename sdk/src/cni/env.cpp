@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdlib>
 #include <vector>
 
 namespace plexus::cni {
@@ -75,6 +76,22 @@ void validate_network_name(std::string_view name) {
   if (!valid_identifier(name)) {
     throw Error(ErrorCode::InvalidNetworkConfig, "invalid characters found in network name", std::string(name));
   }
+}
+
+Request request_from_environment() {
+  const auto get = [](const char* name) {
+    const char* value = std::getenv(name);
+    return value != nullptr ? std::string(value) : std::string();
+  };
+  Request request;
+  request.command = get("CNI_COMMAND");
+  request.container_id = get("CNI_CONTAINERID");
+  request.netns = get("CNI_NETNS");
+  request.ifname = get("CNI_IFNAME");
+  request.args = get("CNI_ARGS");
+  request.path = get("CNI_PATH");
+  request.netns_override = get("CNI_NETNS_OVERRIDE");
+  return request;
 }
 
 void validate_request_env(const Request& request) {

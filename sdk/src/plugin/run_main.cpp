@@ -1,4 +1,5 @@
 // A plugin as an exec'd CNI binary: the environment and stdin in, the reply out.
+#include <plexus/cni/env.hpp>
 #include <plexus/exec/exec.hpp>
 #include <plexus/plugin.hpp>
 
@@ -15,11 +16,6 @@
 namespace plexus {
 namespace {
 
-std::string env(const char* name) {
-  const char* value = std::getenv(name);
-  return value != nullptr ? value : "";
-}
-
 // Delegates are exec'd from CNI_PATH, as libcni's invoke.Delegate* does; logs go to stderr.
 class ExecHost final : public Host {
  public:
@@ -34,14 +30,7 @@ class ExecHost final : public Host {
 }  // namespace
 
 int run_main(Plugin& plugin, const PluginIdentity& identity) {
-  cni::Request request;
-  request.command = env("CNI_COMMAND");
-  request.container_id = env("CNI_CONTAINERID");
-  request.netns = env("CNI_NETNS");
-  request.ifname = env("CNI_IFNAME");
-  request.args = env("CNI_ARGS");
-  request.path = env("CNI_PATH");
-  request.netns_override = env("CNI_NETNS_OVERRIDE");
+  auto request = cni::request_from_environment();
 
   if (request.command.empty()) {
     // skel: the about text on stderr, exit 0.

@@ -7,6 +7,10 @@
 
 namespace plexus::cni {
 
+// The CNI_* variables of this process's environment as a Request (stdin not read): what every
+// exec'd entry point (a standalone plugin, plexus, plexus-shim) starts from.
+Request request_from_environment();
+
 // Throws cni::Error code 4 for: missing required variables ("required env variables [A,B]
 // missing"), an unknown command, a container ID with invalid characters, a bad interface name.
 void validate_request_env(const Request& request);
