@@ -2,6 +2,7 @@
 // exec'ers, the kubeconfig, the generated config, --watch, and that nothing is ever deleted.
 #include "deploy_support.hpp"
 #include "install.hpp"
+#include "shim.hpp"
 
 #include <plexus/cni/json.hpp>
 #include <plexus/k8s/config.hpp>
@@ -10,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <sstream>
@@ -174,6 +176,8 @@ TEST(InstallBinaries, CopiesPlexusPluginsAndFreeNamedBinaries) {
 
   EXPECT_EQ(read_text(node.options.cni_bin_dir / "plexus"), read_text(fs::path(PLEXUS_BUILD_DIR) / "bin/plexus"));
   EXPECT_EQ(mode_of(node.options.cni_bin_dir / "plexus"), "0755");
+  // Thin mode: kubelet runs plexus itself, so the shim stays off the node.
+  EXPECT_EQ(mode_of(node.options.cni_bin_dir / "plexus-shim"), "missing");
   std::size_t plugins = 0;
   for (const auto& so : fs::directory_iterator(fs::path(PLEXUS_BUILD_DIR) / "lib/plexus/plugins")) {
     if (so.path().extension() != ".so") continue;
@@ -211,6 +215,66 @@ TEST(InstallBinaries, MissingPolicyUpdatesOnlyWhatPlexusInstalled) {
   node.options.cni_binaries = CniBinaryPolicy::All;
   install_binaries(node.options);
   EXPECT_EQ(read_text(node.options.cni_bin_dir / "bridge"), "bridge v1");
+}
+
+// Thick mode: plexus-shim is what kubelet runs, and plexus next to it is where it hands a DEL
+// with plexusd down, so both land in the CNI bin dir.
+TEST(InstallBinaries, ThickModeInstallsPlexusShimNextToPlexus) {
+  FakeNode node;
+  node.options.daemon_socket = "/run/plexus/plexus.sock";
+  node.options.cni_binaries = CniBinaryPolicy::None;
+  const auto written = install_binaries(node.options);
+
+  const auto shim = node.options.cni_bin_dir / "plexus-shim";
+  const auto plexus = node.options.cni_bin_dir / "plexus";
+  EXPECT_EQ(read_text(shim), read_text(fs::path(PLEXUS_BUILD_DIR) / "bin/plexus-shim"));
+  EXPECT_EQ(read_text(plexus), read_text(fs::path(PLEXUS_BUILD_DIR) / "bin/plexus"));
+  EXPECT_EQ(mode_of(shim), "0755");
+  EXPECT_EQ(mode_of(plexus), "0755");
+  EXPECT_EQ(shim.parent_path(), plexus.parent_path());
+  // plexus goes first, so there is never a shim without its fallback.
+  const auto at_shim = std::find(written.begin(), written.end(), shim);
+  const auto at_plexus = std::find(written.begin(), written.end(), plexus);
+  ASSERT_NE(at_shim, written.end());
+  ASSERT_NE(at_plexus, written.end());
+  EXPECT_LT(at_plexus, at_shim);
+  // Replaced by rename like plexus: no temporary left beside them.
+  for (const auto& entry : fs::directory_iterator(node.options.cni_bin_dir)) {
+    EXPECT_FALSE(entry.path().filename().string().starts_with(".")) << entry.path();
+  }
+
+  // An update replaces the installed shim too.
+  const auto source = node.tmp.path() / "image";
+  write_text(source / "bin/plexus", "plexus v2");
+  write_text(source / "bin/plexus-shim", "plexus-shim v2");
+  node.options.source_dir = source;
+  install_binaries(node.options);
+  EXPECT_EQ(read_text(shim), "plexus-shim v2");
+  EXPECT_EQ(read_text(plexus), "plexus v2");
+}
+
+// A thick config names plexus-shim: a source without it fails the install, clearly, before a
+// single file is copied or any config is written that kubelet could not run.
+TEST(InstallBinaries, ThickModeWithoutPlexusShimFailsBeforeWritingAnything) {
+  FakeNode node;
+  const auto source = node.tmp.path() / "image";
+  write_text(source / "bin/plexus", "plexus v1");
+  write_text(node.conf_dir / "10-bridge.conflist", kBridgeConflist);
+  node.options.source_dir = source;
+  node.options.daemon_socket = "/run/plexus/plexus.sock";
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(run_install(node.options, out, err, [](std::chrono::milliseconds) { return true; }), 1);
+  EXPECT_NE(err.str().find((source / "bin/plexus-shim").string() + " does not exist"), std::string::npos) << err.str();
+  EXPECT_NE(err.str().find("--daemon-socket"), std::string::npos) << err.str();
+  EXPECT_EQ(mode_of(node.options.cni_bin_dir / "plexus"), "missing");
+  EXPECT_FALSE(fs::exists(node.conf_dir / "00-plexus.conflist"));
+  EXPECT_FALSE(fs::exists(node.conf_dir / "00-plexus.conf"));
+
+  // Thin mode never needs it.
+  node.options.daemon_socket.clear();
+  EXPECT_EQ(run_install(node.options, out, err, [](std::chrono::milliseconds) { return true; }), 0) << err.str();
+  EXPECT_EQ(read_text(node.options.cni_bin_dir / "plexus"), "plexus v1");
 }
 
 // --- kubeconfig ---------------------------------------------------------------------------------
@@ -275,6 +339,7 @@ TEST(GeneratedConfig, FromBridgeConflist) {
   EXPECT_EQ(plexus["capabilities"], cni::parse_json(R"({"portMappings":true,"bandwidth":true})"));
   EXPECT_FALSE(plexus.contains("pluginDirs")) << "the plugin dir is the one plexus finds by itself";
   EXPECT_FALSE(plexus.contains("daemonSocket"));
+  EXPECT_FALSE(daemon_socket_of(plexus.dump()).has_value()) << "thin mode runs in-process, no daemon";
 
   // It is what kubelet picks: the first config file in lexical order.
   std::vector<std::string> names;
@@ -309,14 +374,20 @@ TEST(GeneratedConfig, PreOneZeroIsAConfAndSkipsItsOwnFileAndJunk) {
   const auto config = node.generated("00-plexus.conf");
   EXPECT_EQ(config["cniVersion"], "0.3.1");
   EXPECT_EQ(config["name"], "cbr0");
-  EXPECT_EQ(config["type"], "plexus");
+  // Thick mode: kubelet execs the small shim, as multus's thick config names multus-shim.
+  EXPECT_EQ(config["type"], "plexus-shim");
   EXPECT_EQ(config["clusterNetwork"], "/etc/cni/net.d/10-flannel.conf");
   EXPECT_EQ(config["capabilities"]["portMappings"], true);
   EXPECT_EQ(config["namespaceIsolation"], true);
   EXPECT_EQ(config["globalNamespaces"], "default,infra");
   EXPECT_EQ(config["readinessindicatorfile"], "/run/flannel/subnet.env");
   EXPECT_EQ(config["daemonSocket"], "/run/plexus/plexus.sock");
-  EXPECT_NO_THROW(meta::parse_meta_config(config.dump()));
+  // plexus-shim and plexus (they share daemon_socket_of) both forward it to that socket.
+  EXPECT_EQ(daemon_socket_of(config.dump()), fs::path("/run/plexus/plexus.sock"));
+  // And it is a meta config once plexusd (or the shim's DEL fallback) reads the type as plexus.
+  auto as_run = config;
+  as_run["type"] = "plexus";
+  EXPECT_NO_THROW(meta::parse_meta_config(as_run.dump()));
 }
 
 TEST(GeneratedConfig, MasterFileNameAndVersionRules) {

@@ -2,6 +2,7 @@
 // RBAC grants what the code calls, the DaemonSets run binaries the build makes at paths the image
 // has, mount what `plexus install` writes, and the Dockerfile ships that layout.
 #include "deploy_support.hpp"
+#include "shim.hpp"
 
 #include <plexus/cni/json.hpp>
 #include <plexus/daemon/config.hpp>
@@ -11,6 +12,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -61,6 +63,15 @@ std::set<std::string> strings(const YAML::Node& seq) {
   std::set<std::string> out;
   for (const auto& item : seq) out.insert(item.as<std::string>());
   return out;
+}
+
+std::string mode_of_file(const fs::path& file) {
+  std::error_code ec;
+  const auto status = fs::status(file, ec);
+  if (ec || !fs::is_regular_file(status)) return "missing";
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(status.permissions() & fs::perms::mask));
+  return text;
 }
 
 std::set<std::string> built_files(const fs::path& dir) {
@@ -349,13 +360,30 @@ TEST_P(DaemonSetTest, InstallerWritesWhereTheMountsAre) {
   EXPECT_EQ(watch_flags, flags);
   EXPECT_EQ(host_path_of(mounts_of(pod, watcher), conf_dir_in_pod), conf_dir_on_host);
 
+  // kubelet execs <CNI bin dir>/<type>: it must be a file the installer put there.
+  const auto entry = plexus["type"].get<std::string>();
+  EXPECT_EQ(mode_of_file(host / "opt/cni/bin" / entry), "0755") << entry;
   if (!thick) {
+    EXPECT_EQ(entry, "plexus");
     EXPECT_FALSE(plexus.contains("daemonSocket"));
+    EXPECT_FALSE(fs::exists(host / "opt/cni/bin/plexus-shim")) << "thin mode installs no shim";
     return;
   }
-  // Thick: the shim's socket is plexusd's (daemon config socketDir + plexus.sock), on a hostPath
-  // mounted at the same path, so the plexus kubelet runs on the host reaches it.
-  const auto socket = plexus["daemonSocket"].get<std::string>();
+  // Thick: kubelet runs the small plexus-shim, and the full plexus it falls back to (DEL with
+  // plexusd down) lies next to it.
+  EXPECT_EQ(entry, "plexus-shim");
+  EXPECT_EQ(read_text(host / "opt/cni/bin/plexus-shim"), read_text(kBuild / "bin/plexus-shim"));
+  EXPECT_EQ(read_text(host / "opt/cni/bin/plexus"), read_text(kBuild / "bin/plexus"));
+  // The shim's socket, read the way plexus-shim and plexus read it, is plexusd's (daemon config
+  // socketDir + plexus.sock), on a hostPath mounted at the same path, so the shim on the host
+  // reaches it.
+  auto as_called = plexus;
+  as_called["cniVersion"] = config["cniVersion"];
+  as_called["name"] = config["name"];
+  const auto shim_socket = cli::daemon_socket_of(as_called.dump());
+  ASSERT_TRUE(shim_socket.has_value());
+  const auto socket = shim_socket->string();
+  EXPECT_EQ(plexus["daemonSocket"].get<std::string>(), socket);
   const auto daemon = container_named(pod["containers"], "plexusd");
   const auto daemon_mounts = mounts_of(pod, daemon);
   const auto daemon_argv = command_line(daemon);
@@ -443,8 +471,8 @@ TEST(Dockerfile, BuildsOnBookwormAndShipsTheInstallLayout) {
   // The runtime stage receives the staged prefix at the path the manifests run from.
   EXPECT_EQ(final_copy, "COPY --from=build /stage/opt/plexus /opt/plexus");
   // Staged from the build dir's own layout, which is what `plexus install` reads (--source-dir).
-  for (const auto* built : {"build/image/bin/plexus", "build/image/bin/plexusd", "build/image/lib/plexus/plugins/*.so",
-                            "build/image/cni-bin/*"}) {
+  for (const auto* built : {"build/image/bin/plexus ", "build/image/bin/plexus-shim", "build/image/bin/plexusd",
+                            "build/image/lib/plexus/plugins/*.so", "build/image/cni-bin/*"}) {
     EXPECT_NE(build_script.find(built), std::string::npos) << built;
   }
   for (const auto* staged : {"$stage/bin/", "$stage/lib/plexus/plugins/", "$stage/cni-bin/", "$stage/lib/plexus/runtime/"}) {
@@ -454,6 +482,7 @@ TEST(Dockerfile, BuildsOnBookwormAndShipsTheInstallLayout) {
   // And the build dir has that layout.
   EXPECT_TRUE(fs::exists(kBuild / "bin/plexus"));
   EXPECT_TRUE(fs::exists(kBuild / "bin/plexusd"));
+  EXPECT_TRUE(fs::exists(kBuild / "bin/plexus-shim")) << "thick mode's CNI entry, which `plexus install` copies";
   EXPECT_FALSE(built_files(kBuild / "lib/plexus/plugins").empty());
   EXPECT_FALSE(built_files(kBuild / "cni-bin").empty());
   // Binaries find the bundled libraries wherever install puts them (relative RUNPATH).

@@ -2,7 +2,7 @@
 // `plexus healthcheck`, the thick DaemonSet's readiness probe.
 //
 // install does three things, each of which can be skipped:
-//  1. binaries: bin/plexus, the standalone plugin binaries (cni-bin/*) and the runtime libraries
+//  1. binaries: bin/plexus (and bin/plexus-shim in thick mode), the standalone plugin binaries (cni-bin/*) and the runtime libraries
 //     (lib/plexus/runtime/*, present in the image only) to --cni-bin-dir, the plugin .so files
 //     (lib/plexus/plugins/*.so) to --plugin-dir. Each file is written to a temporary file in the
 //     target directory, fsync'ed, chmod 0755 and renamed over the target, so a kubelet exec'ing it
@@ -11,7 +11,8 @@
 //  2. the kubeconfig (<cni-conf-dir>/plexus.d/plexus.kubeconfig, mode 0600) from the pod's service
 //     account: https://KUBERNETES_SERVICE_HOST:PORT, the CA inlined, the token inlined.
 //  3. the plexus config (00-plexus.conf, or 00-plexus.conflist when cniVersion >= 1.0.0, so it sorts
-//     first) pointing clusterNetwork at the first network config kubelet would otherwise use.
+//     first) pointing clusterNetwork at the first network config kubelet would otherwise use. In
+//     thick mode (daemon_socket set) its type is plexus-shim, with "daemonSocket".
 // With --watch it then polls every --poll-interval: a changed default network regenerates the
 // config, a rotated token or CA rewrites the kubeconfig (multus's default manifest never does).
 // SIGTERM/SIGINT end the loop with status 0 and leave every file in place: deleting the config
@@ -41,7 +42,8 @@ enum class CniBinaryPolicy {
 };
 
 struct InstallOptions {
-  // Where the files to install are: <source>/bin/plexus, <source>/cni-bin, <source>/lib/plexus/...
+  // Where the files to install are: <source>/bin/plexus, <source>/bin/plexus-shim (thick mode),
+  // <source>/cni-bin, <source>/lib/plexus/...
   // Default (empty): the folder above the running plexus (the build dir, or /opt/plexus in the image).
   std::filesystem::path source_dir;
   std::filesystem::path cni_bin_dir = "/host/opt/cni/bin";
@@ -63,7 +65,7 @@ struct InstallOptions {
   std::string readiness_indicator_file;
   bool namespace_isolation = false;
   std::string global_namespaces;  // comma-separated
-  std::string daemon_socket;      // thick mode: the shim forwards to plexusd on this socket
+  std::string daemon_socket;      // thick mode: kubelet runs plexus-shim, which forwards to plexusd here
   std::string log_level;
   std::string log_file;
   std::string cni_dir;  // the meta config's cniDir; empty = its default (/var/lib/cni/multus)
@@ -83,6 +85,8 @@ struct InstallOptions {
 
 inline constexpr std::string_view kGeneratedConfigStem = "00-plexus";
 inline constexpr std::string_view kDefaultNetworkName = "plexus-cni-network";
+// Thick mode's CNI entry (core/cli/src/main_shim.cpp); it falls back to `plexus` in the same dir.
+inline constexpr std::string_view kShimBinaryName = "plexus-shim";
 // Names of the cni-bin files plexus put there, so CniBinaryPolicy::Missing may update them later.
 inline constexpr std::string_view kInstalledRecordName = ".plexus-installed-cni-bin";
 
