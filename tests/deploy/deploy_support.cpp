@@ -116,6 +116,48 @@ int run(const std::vector<std::string>& argv, const std::map<std::string, std::s
   return code;
 }
 
+CniOutcome run_cni(const fs::path& binary, const std::map<std::string, std::string>& cni_env, const std::string& stdin_bytes,
+                   const fs::path& scratch_dir) {
+  static int serial = 0;
+  const auto tag = std::to_string(::getpid()) + "-" + std::to_string(serial++);
+  const auto in = scratch_dir / ("cni-in-" + tag);
+  const auto out = scratch_dir / ("cni-out-" + tag);
+  const auto err = scratch_dir / ("cni-err-" + tag);
+  write_text(in, stdin_bytes);
+
+  std::vector<std::string> env_strings;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string text = *entry;
+    if (!text.starts_with("CNI_")) env_strings.push_back(text);
+  }
+  for (const auto& [key, value] : cni_env) env_strings.push_back(key + "=" + value);
+  std::vector<char*> envp;
+  for (auto& text : env_strings) envp.push_back(text.data());
+  envp.push_back(nullptr);
+  std::string program = binary.string();
+  char* argv[] = {program.data(), nullptr};
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, in.c_str(), O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, program.c_str(), &actions, nullptr, argv, envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::system_error(rc, std::generic_category(), "posix_spawn " + program);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) throw std::system_error(errno, std::generic_category(), "waitpid");
+  }
+  CniOutcome outcome;
+  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  outcome.out = read_text(out);
+  outcome.err = read_text(err);
+  for (const auto& file : {in, out, err}) fs::remove(file);
+  return outcome;
+}
+
 void write_service_account(const fs::path& dir, const std::string& token, const std::string& ca_pem,
                            const std::string& account_namespace) {
   write_text(dir / "token", token);

@@ -50,6 +50,16 @@ class Child {
 // Runs to completion; returns the exit code and leaves stdout+stderr in `output`.
 int run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& extra_env, std::string& output);
 
+// One CNI call the way kubelet makes it: `binary` with only the CNI_* variables in `cni_env` (none
+// inherited from this process), `stdin_bytes` on its stdin; stdout and stderr kept apart.
+struct CniOutcome {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+CniOutcome run_cni(const std::filesystem::path& binary, const std::map<std::string, std::string>& cni_env,
+                   const std::string& stdin_bytes, const std::filesystem::path& scratch_dir);
+
 // A fake service-account mount: token, ca.crt, namespace.
 void write_service_account(const std::filesystem::path& dir, const std::string& token, const std::string& ca_pem,
                            const std::string& account_namespace = "kube-system");
