@@ -6,13 +6,17 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -99,6 +103,72 @@ TEST(InNetns, CurrentTakenOnTheCallerIsTheWayBackToTheHost) {
   EXPECT_EQ(inside, inode_of(pod.path()));
   EXPECT_EQ(inside_current, inside);
   EXPECT_EQ(back_in_host, host_inode);
+}
+
+// The namespace of every thread of this process, by inode.
+std::vector<ino_t> netns_of_every_thread() {
+  std::vector<ino_t> inodes;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    inodes.push_back(inode_of((task.path() / "ns" / "net").string()));
+  }
+  return inodes;
+}
+
+pid_t thread_id() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
+
+TEST(InNetnsWorkers, AreReusedAndWaitBackInTheirHomeNamespaceSoNoPodNamespaceIsPinned) {
+  PLEXUS_REQUIRE_ROOT();
+  test::TestNetns pod("pool");
+  const ino_t target = inode_of(pod.path());
+  const pid_t first = in_netns(pod.path(), [] { return thread_id(); });
+  const pid_t second = in_netns(pod.path(), [] { return thread_id(); });
+  EXPECT_EQ(first, second) << "a parked worker serves the next call";
+  EXPECT_NE(first, thread_id());
+  // Parked between calls, the worker is back home: no thread of ours keeps the pod's namespace.
+  const auto inodes = netns_of_every_thread();
+  EXPECT_GE(inodes.size(), 2U);
+  EXPECT_EQ(std::count(inodes.begin(), inodes.end(), target), 0);
+}
+
+TEST(InNetnsWorkers, AWorkerWhoseBodyThrewIsBackHomeAndServesTheNextCall) {
+  PLEXUS_REQUIRE_ROOT();
+  test::TestNetns pod("poolfail");
+  const pid_t failed_on = [&] {
+    pid_t worker = 0;
+    EXPECT_THROW(in_netns(pod.path(), [&worker]() -> int {
+                   worker = thread_id();
+                   throw Marker(1);
+                 }),
+                 Marker);
+    return worker;
+  }();
+  const auto inodes = netns_of_every_thread();
+  EXPECT_EQ(std::count(inodes.begin(), inodes.end(), inode_of(pod.path())), 0);
+  EXPECT_EQ(in_netns(pod.path(), [] { return thread_id(); }), failed_on);
+  EXPECT_EQ(in_netns(pod.path(), [] { return thread_netns_inode(); }), inode_of(pod.path()));
+}
+
+TEST(InNetnsWorkers, ConcurrentCallersEachGetTheirOwnNamespace) {
+  PLEXUS_REQUIRE_ROOT();
+  std::vector<std::unique_ptr<test::TestNetns>> pods;
+  for (int i = 0; i < 4; ++i) pods.push_back(std::make_unique<test::TestNetns>("conc"));
+  std::vector<std::thread> callers;
+  std::atomic<int> wrong{0};
+  for (int i = 0; i < 4; ++i) {
+    callers.emplace_back([&, i] {
+      const ino_t expected = inode_of(pods[static_cast<std::size_t>(i)]->path());
+      for (int round = 0; round < 50; ++round) {
+        const ino_t seen = in_netns(pods[static_cast<std::size_t>(i)]->path(), [] { return thread_netns_inode(); });
+        if (seen != expected) ++wrong;
+      }
+    });
+  }
+  for (auto& caller : callers) caller.join();
+  EXPECT_EQ(wrong.load(), 0);
+  for (const auto& pod : pods) {
+    const auto inodes = netns_of_every_thread();
+    EXPECT_EQ(std::count(inodes.begin(), inodes.end(), inode_of(pod->path())), 0);
+  }
 }
 
 TEST(NetnsOpen, AMissingPathIsNetnsNotFoundAndTheFunctionNeverRuns) {

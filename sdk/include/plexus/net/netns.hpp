@@ -1,12 +1,14 @@
 // Network namespaces: a handle to one (an open fd), and in_netns(), which runs a function on a
-// dedicated thread that entered the namespace. The caller's thread never changes namespace, so
-// nothing has to be restored and a failure cannot leave a thread in the wrong namespace.
+// namespace worker thread that entered the namespace. The caller's thread never changes
+// namespace. Workers are parked and reused (a new thread costs milliseconds before it first
+// runs); between calls a worker is back in its home namespace, and one that cannot get back is
+// retired, so no thread is ever reused in the wrong namespace.
 //
 //   plexus::net::Netns host = plexus::net::Netns::current();
 //   int index = plexus::net::in_netns(args.netns, [&] {
 //     plexus::net::Netlink nl;               // opened on the namespace thread: bound to it
 //     ...
-//     plexus::net::in_netns(host, [&] { ... });  // back in the host namespace, on a third thread
+//     plexus::net::in_netns(host, [&] { ... });  // back in the host namespace, on another worker
 //     return nl.link("net1").index;
 //   });
 #pragma once
@@ -63,6 +65,9 @@ class Netns {
   Netns& operator=(const Netns&) = delete;
   ~Netns();
 
+  // A second handle on the same namespace (its own fd), valid when this one is gone.
+  Netns duplicate() const;
+
   int fd() const noexcept { return fd_; }
   const std::filesystem::path& path() const noexcept { return path_; }
   // Inode of the namespace: two handles name the same namespace when these are equal.
@@ -75,14 +80,16 @@ class Netns {
 };
 
 namespace detail {
-// Starts a thread, setns()es it into `netns`, runs `body` there, joins, and rethrows whatever
-// the setns or the body threw, on the caller's thread.
+// Hands `body` to a parked namespace worker (a new one when none is idle), which setns()es into
+// `netns`, runs it and returns home; rethrows whatever the setns or the body threw, on the
+// caller's thread.
 void run_on_netns_thread(const Netns& netns, const std::function<void()>& body);
 }  // namespace detail
 
-// Runs fn() in `netns` on a dedicated thread and returns its value (or rethrows its exception).
-// Netlink sockets and /proc/sys files opened inside fn belong to that namespace. fn must not
-// return a reference (the thread is gone when the value arrives).
+// Runs fn() in `netns` on a namespace worker thread and returns its value (or rethrows its
+// exception). Netlink sockets and /proc/sys files opened inside fn belong to that namespace.
+// fn must not return a reference to anything on the worker, nor keep thread_local state that
+// assumes a namespace: the worker serves other namespaces later.
 template <class Fn>
 auto in_netns(const Netns& netns, Fn&& fn) -> std::invoke_result_t<Fn&> {
   using Value = std::invoke_result_t<Fn&>;
