@@ -185,7 +185,8 @@ void ResultCache::write(const CacheEntry& entry) const {
     if (n < 0) throw cache_error(fmt::format("failed to write {}: {}", temp, std::strerror(errno)));
     written += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0) throw cache_error(fmt::format("failed to sync {}: {}", temp, std::strerror(errno)));
+  // No fsync, as libcni: cached results outlive no reboot that matters (the pods go with it), and
+  // an ADD must not wait on the disk. The rename keeps readers from a half-written file.
   if (::rename(temp.c_str(), file.c_str()) != 0) {
     throw cache_error(fmt::format("failed to rename {} to {}: {}", temp, file.string(), std::strerror(errno)));
   }

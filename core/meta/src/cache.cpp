@@ -92,7 +92,9 @@ void DelegateCache::write(const CacheEntry& entry) const {
       if (n < 0) io_failure("cannot write", temp_path, errno);
       written += static_cast<std::size_t>(n);
     }
-    if (::fsync(fd) != 0) io_failure("cannot sync", temp_path, errno);
+    // No fsync, as multus and libcni: the entry only matters while the node is up (a reboot ends
+    // its pods), an ADD must not wait on the disk, and a torn entry after a crash reads as
+    // Corrupt, from which DEL rebuilds. The rename still keeps readers from a half-written file.
   }
   if (::rename(temp_path.c_str(), final_path.c_str()) != 0) io_failure("cannot rename into", final_path, errno);
   remove_temp.dismiss();
