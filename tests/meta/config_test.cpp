@@ -1,6 +1,7 @@
 #include <plexus/cni/errors.hpp>
 #include <plexus/meta/config.hpp>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -85,6 +86,16 @@ TEST(MetaConfig, KeysMatchCaseInsensitivelyAsGo) {
   EXPECT_EQ(config.cluster_network, "cbr0");
   EXPECT_EQ(config.conf_dir, "/x");
   EXPECT_TRUE(config.unknown_keys.empty());
+}
+
+TEST(MetaConfig, ThickModesShimTypesAreTheSameMetaConfig) {
+  // What `plexus install --daemon-socket` writes: plexusd and the shim's DEL fallback read it as is.
+  for (const char* type : {"plexus-shim", "multus-shim"}) {
+    const auto config = parse_meta_config(
+        fmt::format(R"({{"type":"{}","clusterNetwork":"cbr0","daemonSocket":"/run/plexus/plexus.sock"}})", type));
+    EXPECT_EQ(config.type, type);
+    EXPECT_EQ(config.cluster_network, "cbr0");
+  }
 }
 
 TEST(MetaConfig, InlineDelegatesWithoutClusterNetwork) {

@@ -81,8 +81,8 @@ int main() {
   request.stdin_data = read_stdin();
   const auto socket = plexus::cli::daemon_socket_of(request.stdin_data);
   if (!socket) return exec_full_plexus(request.stdin_data);  // no daemon named: plexus runs it
-  // With plexusd down: code 11 for ADD/CHECK/STATUS/GC; for DEL nullopt, and stdin_data is the
-  // equivalent local config for plexus to run from the delegate cache.
+  // With plexusd down: code 11 for ADD/CHECK/STATUS/GC; for DEL nullopt: plexus runs it from the
+  // delegate cache with the same config.
   const auto reply = plexus::cli::forward_to_daemon(*socket, request, std::cerr);
   if (!reply) return exec_full_plexus(request.stdin_data);
   std::cout << reply->stdout_data;

@@ -36,7 +36,7 @@ std::optional<std::filesystem::path> daemon_socket_of(std::string_view config_by
   return dir / std::string(daemon::kSocketName);
 }
 
-std::optional<cni::Reply> forward_to_daemon(const std::filesystem::path& socket, cni::Request& request, std::ostream& err) {
+std::optional<cni::Reply> forward_to_daemon(const std::filesystem::path& socket, const cni::Request& request, std::ostream& err) {
   try {
     return daemon::call_daemon(socket, request);
   } catch (const daemon::DaemonUnavailable& e) {
@@ -48,11 +48,6 @@ std::optional<cni::Reply> forward_to_daemon(const std::filesystem::path& socket,
                         {}};
     }
     err << "plexus: plexusd is not available (" << e.what() << "); running DEL in-process from the delegate cache\n";
-    auto config = cni::parse_json(request.stdin_data);
-    if (const auto* type = cni::find_key(config, "type"); type != nullptr && type->is_string() && type->get<std::string>() == kShimType) {
-      config["type"] = "plexus";
-      request.stdin_data = config.dump();
-    }
     return std::nullopt;
   }
 }

@@ -17,8 +17,8 @@ std::optional<std::filesystem::path> daemon_socket_of(std::string_view config_by
 
 // The daemon's reply. With the daemon down: code 11 (try again later) saying so, except for DEL,
 // which returns nullopt so the caller runs it in-process from the delegate cache (multus's shim
-// reports success there and leaks the attachment). `request.stdin_data` is then rewritten to the
-// equivalent local config.
-std::optional<cni::Reply> forward_to_daemon(const std::filesystem::path& socket, cni::Request& request, std::ostream& err);
+// reports success there and leaks the attachment); the same config serves that local run, as the
+// meta config accepts the shim's type.
+std::optional<cni::Reply> forward_to_daemon(const std::filesystem::path& socket, const cni::Request& request, std::ostream& err);
 
 }  // namespace plexus::cli

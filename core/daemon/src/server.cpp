@@ -101,20 +101,6 @@ invoke::DelegateMode to_invoke(meta::DelegateMode mode) {
   return invoke::DelegateMode::Auto;
 }
 
-// A shim config ("type": "plexus-shim") is otherwise a plain meta config.
-void normalize_shim_config(cni::Request& request) {
-  if (request.stdin_data.find("plexus-shim") == std::string::npos) return;
-  try {
-    auto config = cni::parse_json(request.stdin_data);
-    if (config.is_object() && config.value("type", "") == "plexus-shim") {
-      config["type"] = "plexus";
-      request.stdin_data = config.dump();
-    }
-  } catch (const std::exception&) {
-    // Left as it is: the engine reports the bad JSON with the right code.
-  }
-}
-
 bool needs_container_lock(const cni::Request& request) {
   return !request.container_id.empty() && request.command != "GC" && request.command != "STATUS";
 }
@@ -345,7 +331,6 @@ cni::Reply Daemon::handle_cni(cni::Request request) {
   if (request.command == "VERSION") return cni::Reply{0, cni::version_reply(cni::all_versions()), {}};
   const auto start = std::chrono::steady_clock::now();
   ++calls_in_flight_;
-  normalize_shim_config(request);
   std::optional<ContainerLocks::Guard> serialized;
   if (needs_container_lock(request)) serialized.emplace(locks_, request.container_id);
 

@@ -123,7 +123,9 @@ MetaConfig parse_meta_config(std::string_view bytes) {
   MetaConfig config;
   config.name = string_key(raw, "name", "");
   config.type = string_key(raw, "type", "");
-  if (config.type != "plexus" && config.type != "multus" && config.type != "multus-shim") {
+  // The shim types name the same meta config (thick mode's): plexusd and the shim's DEL fallback
+  // read it as it is.
+  if (config.type != "plexus" && config.type != "plexus-shim" && config.type != "multus" && config.type != "multus-shim") {
     invalid("type", ordered_json(config.type), "expected \"plexus\" or \"multus\"");
   }
   config.cni_version = string_key(raw, "cniVersion", "");
