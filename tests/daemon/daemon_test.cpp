@@ -135,6 +135,28 @@ TEST_F(InProcessDaemon, SocketIsPrivateAndEndpointsAnswer) {
   EXPECT_THROW(daemon::http_over_unix(socket(), "GET", "/healthz"), daemon::DaemonUnavailable);
 }
 
+TEST_F(InProcessDaemon, ConnectionWorkersAreReusedAndLeaveAtShutdown) {
+  start();
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(daemon::http_over_unix(socket(), "GET", "/healthz").status, 200);
+  EXPECT_EQ(daemon_->connection_workers(), 1) << "one call at a time needs one worker, kept between calls";
+
+  // Calls in parallel get workers of their own (the slow recorder holds each call 0.3 s).
+  write_recorder(work_.path() / "bin", work_.path(), "0.3");
+  const auto config = recorder_meta_config(work_.path());
+  std::vector<std::future<cni::Reply>> replies;
+  for (const auto* id : {"w1", "w2", "w3"}) {
+    replies.push_back(std::async(std::launch::async, [&, id = std::string(id)] {
+      return daemon::call_daemon(socket(), cni_request("ADD", id, config));
+    }));
+  }
+  for (auto& reply : replies) EXPECT_EQ(reply.get().exit_code, 0);
+  EXPECT_GE(daemon_->connection_workers(), 3);
+  EXPECT_LE(daemon_->connection_workers(), config_.max_connections);
+
+  daemon_->shutdown();
+  EXPECT_EQ(daemon_->connection_workers(), 0);
+}
+
 TEST_F(InProcessDaemon, AStaleSocketIsReplaced) {
   fs::create_directories(config_.socket_dir);
   { std::ofstream(socket()) << "stale"; }

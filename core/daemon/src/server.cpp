@@ -124,6 +124,11 @@ void Daemon::log(std::string_view message) const {
   if (log_) log_(message);
 }
 
+int Daemon::connection_workers() const {
+  const std::lock_guard lock(mutex_);
+  return workers_;
+}
+
 int Daemon::metrics_port() const {
   if (!exposer_) return 0;
   const auto ports = exposer_->GetListeningPorts();
@@ -236,20 +241,6 @@ void Daemon::start() {
 
 void Daemon::accept_loop() {
   auto& listener = *listener_;
-  const auto spawn = [this](int fd) {
-    {
-      const std::lock_guard lock(mutex_);
-      ++active_connections_;
-    }
-    std::thread([this, fd] {
-      serve_connection(fd);
-      // Notified under the lock: once shutdown() sees zero, this thread touches nothing more.
-      const std::lock_guard lock(mutex_);
-      --active_connections_;
-      connections_changed_.notify_all();
-    }).detach();
-  };
-
   while (!stopping_) {
     {
       std::unique_lock lock(mutex_);
@@ -260,7 +251,7 @@ void Daemon::accept_loop() {
     if (::poll(fds, 2, -1) < 0) continue;  // EINTR
     if ((fds[1].revents & POLLIN) != 0) break;
     const int fd = ::accept4(listener.listen_fd.get(), nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd >= 0) spawn(fd);
+    if (fd >= 0) hand_over(fd);
   }
 
   // Stop accepting, but serve what already queued: a client whose connect succeeded gets an
@@ -268,10 +259,55 @@ void Daemon::accept_loop() {
   ::fcntl(listener.listen_fd.get(), F_SETFL, ::fcntl(listener.listen_fd.get(), F_GETFL) | O_NONBLOCK);
   for (int fd = ::accept4(listener.listen_fd.get(), nullptr, nullptr, SOCK_CLOEXEC); fd >= 0;
        fd = ::accept4(listener.listen_fd.get(), nullptr, nullptr, SOCK_CLOEXEC)) {
-    spawn(fd);
+    hand_over(fd);
   }
   ::unlink(listener.path.c_str());
   listener.listen_fd.reset();
+  {
+    const std::lock_guard lock(mutex_);
+    accept_done_ = true;  // workers leave once the queue is empty
+  }
+  connection_queued_.notify_all();
+}
+
+// Queues an accepted socket for a worker, starting one when every worker is taken.
+void Daemon::hand_over(int fd) {
+  bool start_worker = false;
+  {
+    const std::lock_guard lock(mutex_);
+    ++active_connections_;
+    pending_.push_back(fd);
+    if (idle_workers_ < pending_.size()) {
+      ++workers_;
+      start_worker = true;
+    }
+  }
+  connection_queued_.notify_one();
+  if (start_worker) std::thread([this] { connection_worker(); }).detach();
+}
+
+void Daemon::connection_worker() {
+  constexpr auto kIdleLimit = std::chrono::seconds(60);
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    ++idle_workers_;
+    const bool woken = connection_queued_.wait_for(lock, kIdleLimit, [this] { return !pending_.empty() || accept_done_; });
+    --idle_workers_;
+    if (pending_.empty()) {
+      if (!woken || accept_done_) break;  // idle for a minute, or shutting down with nothing queued
+      continue;
+    }
+    const int fd = pending_.front();
+    pending_.pop_front();
+    lock.unlock();
+    serve_connection(fd);
+    lock.lock();
+    --active_connections_;
+    connections_changed_.notify_all();
+  }
+  // Notified under the lock: once shutdown() sees no worker left, this thread touches nothing more.
+  --workers_;
+  connections_changed_.notify_all();
 }
 
 void Daemon::serve_connection(int fd) {
@@ -375,7 +411,7 @@ void Daemon::shutdown() {
       [[maybe_unused]] const auto written = ::write(listener_->wake_fd.get(), &one, sizeof one);
       accept_thread_.join();
       std::unique_lock lock(mutex_);
-      connections_changed_.wait(lock, [this] { return active_connections_ == 0; });
+      connections_changed_.wait(lock, [this] { return active_connections_ == 0 && workers_ == 0; });
       log("plexusd: every call answered, socket removed");
     }
     if (pod_cache_) pod_cache_->stop();

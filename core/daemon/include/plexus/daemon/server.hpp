@@ -1,9 +1,11 @@
 // plexusd's core: the meta-plugin engine served over HTTP/1.1 on a unix socket, with every
 // in-process plugin loaded once for the daemon's life.
 //
-// Each accepted connection gets its own thread (at most maxConnections at once; more wait in the
-// listen backlog), so calls for different containers run in parallel, while calls for the same
-// container ID are serialized by a per-container mutex. shutdown() stops accepting (connections
+// Each accepted connection is served by a connection worker thread (at most maxConnections at
+// once; more wait in the listen backlog), so calls for different containers run in parallel,
+// while calls for the same container ID are serialized by a per-container mutex. Workers are
+// kept after a call and reused (a new thread can take ~2 ms to first run on a small VM, more than
+// a whole ADD); one idle for a minute ends. shutdown() stops accepting (connections
 // already queued are still served), lets every call in flight finish and answer, then removes the
 // socket. It never touches any CNI config file.
 #pragma once
@@ -18,6 +20,7 @@
 #include <plexus/meta/network_source.hpp>
 
 #include <atomic>
+#include <deque>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -58,12 +61,15 @@ class Daemon {
   const ContainerLocks& container_locks() const { return locks_; }
   int metrics_port() const;  // 0 without a metrics listener
   int calls_in_flight() const;
+  int connection_workers() const;  // worker threads alive, busy or idle
 
  private:
   struct Listener;
   void open_source();
   void open_socket();
   void accept_loop();
+  void hand_over(int fd);
+  void connection_worker();
   void serve_connection(int fd);
   void log(std::string_view message) const;
 
@@ -82,7 +88,12 @@ class Daemon {
   std::atomic<bool> started_{false};
   mutable std::mutex mutex_;
   std::condition_variable connections_changed_;
-  int active_connections_ = 0;
+  std::condition_variable connection_queued_;
+  int active_connections_ = 0;    // accepted and not yet answered (queued or being served)
+  std::deque<int> pending_;       // accepted sockets no worker has taken yet
+  std::size_t idle_workers_ = 0;  // workers waiting for a socket
+  int workers_ = 0;               // worker threads alive
+  bool accept_done_ = false;      // the accept loop has queued its last socket
   std::atomic<int> calls_in_flight_{0};
   std::thread accept_thread_;
   std::once_flag shutdown_once_;
