@@ -6,12 +6,14 @@
 //   (c) plexus-shim + plexusd: the small shim forwarding to a running plexusd (plugins preloaded)
 //   (c') the full `plexus` with "daemonSocket" in front of the same plexusd (the old shim path)
 //   (d) for the breakdown: the same request POSTed to plexusd from this process (no shim exec)
+//   (e) for the floor: plexus-shim exec'd for VERSION, i.e. one process start of the static shim
+//       and nothing else; any exec'd CNI entry pays at least this per call
 // One pod's ADD then DEL, N cycles; then 100 pods x 2 networks (eth0 + net1, two macvlans) added,
 // then deleted, with 8 calls in flight through (c) and through (b); then plexusd's VmRSS. Needs
 // root: it makes its own "host" namespace (veth eth0 as the master) and pod namespaces, enters the
 // host one, and touches nothing else.
 //
-//   plexus-bench-daemon [--cycles N]
+//   plexus-bench-daemon [--cycles N] [--only a|b|c|c'|d]   (--only: that way's cycles alone, for profiling)
 #include "daemon_test_support.hpp"
 
 #include <plexus/exec/exec.hpp>
@@ -97,6 +99,21 @@ std::array<double, 3> run_way(const Way& way, const std::string& netns, int cycl
   return {median(adds), median(dels), median(both)};
 }
 
+// The median of `cycles` execs of `binary` answering VERSION: the cost of a process start alone.
+double run_version(const fs::path& binary, int cycles) {
+  std::vector<double> times;
+  for (int i = -2; i < cycles; ++i) {
+    plexus::cni::Request request;
+    request.command = "VERSION";
+    const auto t0 = Clock::now();
+    const auto reply = plexus::exec::run(binary, request);
+    const auto t1 = Clock::now();
+    if (reply.exit_code != 0) throw std::runtime_error(binary.string() + " VERSION: " + reply.stdout_data);
+    if (i >= 0) times.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+  }
+  return median(times);
+}
+
 constexpr int kPods = 100;
 constexpr int kInFlight = 8;
 
@@ -168,7 +185,16 @@ ScaleResult run_scale(const fs::path& binary, const std::string& config,
 
 int main(int argc, char** argv) {
   int cycles = 50;
-  if (argc == 3 && std::string(argv[1]) == "--cycles") cycles = std::max(1, std::stoi(argv[2]));
+  std::string only;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--cycles") cycles = std::max(1, std::stoi(argv[i + 1]));
+    else if (flag == "--only") only = argv[i + 1];
+    else {
+      std::cerr << "usage: plexus-bench-daemon [--cycles N] [--only a|b|c|c'|d]\n";
+      return 2;
+    }
+  }
   if (::geteuid() != 0) {
     std::cerr << "plexus-bench-daemon needs root (it makes network namespaces)\n";
     return 1;
@@ -209,8 +235,19 @@ int main(int argc, char** argv) {
         {"(c') full plexus + plexusd", build + "/bin/plexus", shim_config, "/usr/lib/cni", {}},
         {"(d) plexusd socket only, no shim exec", {}, shim_config, "/usr/lib/cni", socket},
     };
+    if (!only.empty()) {
+      for (const auto& way : ways) {
+        if (way.name.rfind("(" + only + ")", 0) != 0) continue;
+        const auto [add, del, both] = run_way(way, topology.pod.path(), cycles);
+        std::cout << fmt::format("{}: ADD {:.2f} ms, DEL {:.2f} ms, ADD+DEL {:.2f} ms (medians of {})\n", way.name, add, del, both, cycles);
+      }
+      plexusd.signal(SIGTERM);
+      plexusd.wait_exit();
+      return 0;
+    }
     std::vector<std::array<double, 3>> results;
     for (const auto& way : ways) results.push_back(run_way(way, topology.pod.path(), cycles));
+    const double shim_start = run_version(build + "/bin/plexus-shim", cycles);
 
     // 100 pods x 2 networks, 8 in flight.
     std::vector<std::unique_ptr<plexus::test::TestNetns>> pods;
@@ -242,6 +279,8 @@ int main(int argc, char** argv) {
       std::cout << fmt::format("{:<40} {:>9.2f} {:>9.2f} {:>10.2f} {:>9.3f}x {:>13.3f}x\n", ways[i].name, results[i][0],
                                results[i][1], results[i][2], results[i][0] / results[0][0], results[i][2] / results[0][2]);
     }
+    std::cout << fmt::format("{:<40} {:>9.2f} {:>9} {:>10} {:>9.3f}x\n", "(e) plexus-shim VERSION: process start", shim_start,
+                             "-", "-", shim_start / results[0][0]);
     std::cout << fmt::format("(c)/(b): ADD {:.3f}x, ADD+DEL {:.3f}x\n", results[2][0] / results[1][0], results[2][2] / results[1][2]);
     std::cout << fmt::format("\n{} pods x 2 networks (eth0 + net1), {} in flight, ms\n", kPods, kInFlight);
     std::cout << fmt::format("{:<28} {:>12} {:>12} {:>14} {:>14}\n", "way", "ADD wall", "DEL wall", "ADD median", "DEL median");
