@@ -28,9 +28,12 @@ MetaRuntime::MetaRuntime(const meta::MetaConfig& config, std::optional<std::file
                          std::function<void(meta::LogLevel, std::string_view)> log) {
   std::vector<std::filesystem::path> dirs(config.plugin_dirs.begin(), config.plugin_dirs.end());
   if (dirs.empty()) dirs = default_plugin_dirs();
-  for (const auto& outcome : registry_.scan(dirs)) {
+  // One call runs one or two types: load just their files when asked (a full scan maps every
+  // plugin and its libraries, bridge.so pulls libnftables), scanning only for a type served by a
+  // file named otherwise.
+  registry_.load_on_demand(std::move(dirs), [log](const invoke::LoadOutcome& outcome) {
     if (outcome.status != invoke::LoadStatus::Loaded && log) log(meta::LogLevel::Verbose, outcome.message);
-  }
+  });
   // multus puts binDir in front of CNI_PATH.
   exec_ = std::make_unique<invoke::ExecInvoker>(std::vector<std::string>{config.bin_dir});
   router_ = std::make_unique<invoke::Router>(registry_, *exec_);

@@ -64,7 +64,9 @@ std::vector<std::string> LoadedPlugin::spec_versions() const {
 
 PluginRegistry::Options::Options() : owner_uid(::geteuid()) {}
 
-LoadOutcome PluginRegistry::load(const std::filesystem::path& given) {
+LoadOutcome PluginRegistry::load(const std::filesystem::path& given) { return load_file(given); }
+
+LoadOutcome PluginRegistry::load_file(const std::filesystem::path& given) const {
   std::error_code ec;
   const auto file = std::filesystem::weakly_canonical(given, ec);
   struct stat info {};
@@ -141,7 +143,9 @@ LoadOutcome PluginRegistry::load(const std::filesystem::path& given) {
   return outcome(file, LoadStatus::Loaded, fmt::format("loaded {} {}", loaded->name(), loaded->version()));
 }
 
-std::vector<LoadOutcome> PluginRegistry::scan(const std::vector<std::filesystem::path>& dirs) {
+std::vector<LoadOutcome> PluginRegistry::scan(const std::vector<std::filesystem::path>& dirs) { return scan_dirs(dirs); }
+
+std::vector<LoadOutcome> PluginRegistry::scan_dirs(const std::vector<std::filesystem::path>& dirs) const {
   std::vector<LoadOutcome> outcomes;
   for (const auto& dir : dirs) {
     std::error_code ec;
@@ -154,15 +158,52 @@ std::vector<LoadOutcome> PluginRegistry::scan(const std::vector<std::filesystem:
       continue;
     }
     std::sort(files.begin(), files.end());
-    for (const auto& file : files) outcomes.push_back(load(file));
+    for (const auto& file : files) outcomes.push_back(load_file(file));
   }
   return outcomes;
 }
 
-std::shared_ptr<const LoadedPlugin> PluginRegistry::find(std::string_view type) const {
+void PluginRegistry::load_on_demand(std::vector<std::filesystem::path> dirs, Report report) {
+  const std::lock_guard lock(on_demand_mutex_);
+  on_demand_dirs_ = std::move(dirs);
+  report_ = std::move(report);
+  on_demand_ = true;
+}
+
+std::shared_ptr<const LoadedPlugin> PluginRegistry::loaded(std::string_view type) const {
   const std::lock_guard lock(mutex_);
   const auto it = by_type_.find(type);
   return it != by_type_.end() ? it->second : nullptr;
+}
+
+std::shared_ptr<const LoadedPlugin> PluginRegistry::find(std::string_view type) const {
+  if (auto plugin = loaded(type)) return plugin;
+  if (!on_demand_) return nullptr;
+  load_type(type);
+  return loaded(type);
+}
+
+void PluginRegistry::load_type(std::string_view type) const {
+  const std::lock_guard lock(on_demand_mutex_);
+  if (scanned_ || loaded(type)) return;  // after the scan every file has had its chance
+  const auto report = [this](const LoadOutcome& outcome) {
+    if (report_) report_(outcome);
+  };
+  // Only a plain file name may become a path: a type with a '/' (or "." / "..") must not reach
+  // outside the plugin dirs, even to files that would pass the ownership check.
+  const bool plain_name = !type.empty() && type.find('/') == std::string_view::npos && type != "." && type != "..";
+  if (plain_name) {
+    const auto name = std::string(type) + ".so";
+    for (const auto& dir : on_demand_dirs_) {
+      const auto file = dir / name;
+      std::error_code ec;
+      if (!std::filesystem::exists(file, ec)) continue;
+      report(load_file(file));
+      if (loaded(type)) return;
+    }
+  }
+  scanned_ = true;
+  for (const auto& outcome : scan_dirs(on_demand_dirs_)) report(outcome);
 }
 
 std::vector<std::shared_ptr<const LoadedPlugin>> PluginRegistry::plugins() const {

@@ -1,11 +1,13 @@
 // The in-process plugins: shared objects found in plugin directories, each checked (ownership,
 // permissions, the entry symbol, the ABI major) before use, loaded once, and kept loaded while
-// anything from it is in use.
+// anything from it is in use. Either scanned up front (plexusd, `plexus inspect`) or loaded on
+// demand, one type at a time (thin plexus: one CNI call should map only the plugins it runs).
 #pragma once
 
 #include <plexus/abi.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -71,14 +73,41 @@ class PluginRegistry {
   // Checks and loads one file.
   LoadOutcome load(const std::filesystem::path& file);
 
+  // Loads nothing now; from then on find() of a type not served yet loads it from `dirs`:
+  //   1. <dir>/<type>.so for each dir in order, checked and loaded as load() does any file; the
+  //      first that serves the type answers;
+  //   2. only if no file named after the type serves it, scan(dirs), once for the registry's life.
+  // `report` hears every outcome of those loads (failures included), as scan()'s caller would.
+  // The one difference from scanning up front: a file named after the type is preferred over
+  // another file that also serves the type, even one that sorts first or sits in an earlier dir
+  // (a scan keeps the first file in dir order, then lexical order).
+  using Report = std::function<void(const LoadOutcome&)>;
+  void load_on_demand(std::vector<std::filesystem::path> dirs, Report report = {});
+
+  // The plugin serving `type`, loading it first when the registry loads on demand (which is why a
+  // const lookup may load: it answers what the dirs serve, and fills itself on the first ask).
   std::shared_ptr<const LoadedPlugin> find(std::string_view type) const;
+  // What is loaded so far, one entry per file.
   std::vector<std::shared_ptr<const LoadedPlugin>> plugins() const;
 
  private:
+  LoadOutcome load_file(const std::filesystem::path& file) const;
+  std::vector<LoadOutcome> scan_dirs(const std::vector<std::filesystem::path>& dirs) const;
+  std::shared_ptr<const LoadedPlugin> loaded(std::string_view type) const;
+  void load_type(std::string_view type) const;
+
   Options options_;
-  mutable std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<const LoadedPlugin>, std::less<>> by_type_;
-  std::map<std::filesystem::path, std::shared_ptr<const LoadedPlugin>> by_file_;
+  mutable std::mutex mutex_;  // guards the two maps
+  // Mutable: find() fills them when loading on demand.
+  mutable std::map<std::string, std::shared_ptr<const LoadedPlugin>, std::less<>> by_type_;
+  mutable std::map<std::filesystem::path, std::shared_ptr<const LoadedPlugin>> by_file_;
+
+  // On demand: one load at a time, so two finds of the same type load its file once.
+  mutable std::mutex on_demand_mutex_;
+  std::vector<std::filesystem::path> on_demand_dirs_;
+  Report report_;
+  bool on_demand_ = false;
+  mutable bool scanned_ = false;
 };
 
 }  // namespace plexus::invoke
