@@ -187,6 +187,10 @@ TEST(InstallBinaries, CopiesPlexusPluginsAndFreeNamedBinaries) {
     EXPECT_EQ(mode_of(installed), "0755");
   }
   EXPECT_GT(plugins, 0U);
+  // plexus loads its Kubernetes client (libcurl) from <its dir>/../lib/plexus/ on its first API request.
+  const auto k8s_module = (node.options.cni_bin_dir / "../lib/plexus/libplexus-k8s.so").lexically_normal();
+  EXPECT_EQ(read_text(k8s_module), read_text(fs::path(PLEXUS_BUILD_DIR) / "lib/plexus/libplexus-k8s.so"));
+  EXPECT_EQ(mode_of(k8s_module), "0755");
   EXPECT_EQ(read_text(node.options.cni_bin_dir / "bridge"), "#!/bin/sh\n# the node's own bridge\n");
   for (const auto& binary : fs::directory_iterator(fs::path(PLEXUS_BUILD_DIR) / "cni-bin")) {
     if (binary.path().filename() == "bridge") continue;

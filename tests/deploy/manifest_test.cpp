@@ -472,7 +472,8 @@ TEST(Dockerfile, BuildsOnBookwormAndShipsTheInstallLayout) {
   EXPECT_EQ(final_copy, "COPY --from=build /stage/opt/plexus /opt/plexus");
   // Staged from the build dir's own layout, which is what `plexus install` reads (--source-dir).
   for (const auto* built : {"build/image/bin/plexus ", "build/image/bin/plexus-shim", "build/image/bin/plexusd",
-                            "build/image/lib/plexus/plugins/*.so", "build/image/cni-bin/*"}) {
+                            "build/image/lib/plexus/plugins/*.so", "build/image/lib/plexus/libplexus-k8s.so",
+                            "build/image/cni-bin/*"}) {
     EXPECT_NE(build_script.find(built), std::string::npos) << built;
   }
   for (const auto* staged : {"$stage/bin/", "$stage/lib/plexus/plugins/", "$stage/cni-bin/", "$stage/lib/plexus/runtime/"}) {

@@ -321,6 +321,11 @@ std::vector<fs::path> install_binaries(const InstallOptions& options) {
     throw std::runtime_error(fmt::format("{} does not exist, and thick mode (--daemon-socket) makes kubelet run it",
                                          shim.string()));
   }
+  // The Kubernetes client (libcurl) that plexus loads on its first API request, from
+  // <its dir>/../lib/plexus/: in place before the plexus that needs it.
+  if (const auto k8s_module = source / "lib" / "plexus" / std::string(kK8sModuleName); fs::is_regular_file(k8s_module)) {
+    install(k8s_module, (options.cni_bin_dir / ".." / "lib" / "plexus" / std::string(kK8sModuleName)).lexically_normal());
+  }
   // plexus first: plexus-shim execs the plexus next to it for what it cannot serve itself (a DEL
   // with plexusd down), so the shim is never there without it.
   install(plexus, options.cni_bin_dir / "plexus");

@@ -87,6 +87,8 @@ inline constexpr std::string_view kGeneratedConfigStem = "00-plexus";
 inline constexpr std::string_view kDefaultNetworkName = "plexus-cni-network";
 // Thick mode's CNI entry (core/cli/src/main_shim.cpp); it falls back to `plexus` in the same dir.
 inline constexpr std::string_view kShimBinaryName = "plexus-shim";
+// lib/plexus/<this>: the Kubernetes client module (core/k8s), loaded by plexus on its first API request.
+inline constexpr std::string_view kK8sModuleName = "libplexus-k8s.so";
 // Names of the cni-bin files plexus put there, so CniBinaryPolicy::Missing may update them later.
 inline constexpr std::string_view kInstalledRecordName = ".plexus-installed-cni-bin";
 

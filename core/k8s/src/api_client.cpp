@@ -1,62 +1,14 @@
-// libcurl transport for ApiClient: one easy handle per request (no state shared between
-// threads), TLS material from memory, the bearer token re-read from its file on every request.
+// ApiClient: the requests it makes, the bearer token re-read from its file on every request; the
+// transfer itself is the transport's (transport.hpp).
 #include "plexus/k8s/api_client.hpp"
 #include "request.hpp"
-
-#include <curl/curl.h>
+#include "transport.hpp"
 
 #include <fstream>
-#include <memory>
-#include <mutex>
 #include <sstream>
 
 namespace plexus::k8s {
 namespace {
-
-struct EasyHandleDeleter {
-  void operator()(CURL* handle) const noexcept { curl_easy_cleanup(handle); }
-};
-using EasyHandle = std::unique_ptr<CURL, EasyHandleDeleter>;
-
-struct HeaderListDeleter {
-  void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }
-};
-using HeaderList = std::unique_ptr<curl_slist, HeaderListDeleter>;
-
-void append_header(HeaderList& list, const std::string& header) {
-  curl_slist* head = curl_slist_append(list.get(), header.c_str());
-  if (head == nullptr) throw std::bad_alloc();
-  // The first append creates the list; later ones return the head `list` already owns.
-  if (!list) list.reset(head);
-}
-
-void ensure_curl_initialised() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-      throw std::runtime_error("curl_global_init failed");
-    }
-  });
-}
-
-// curl_easy_setopt is variadic: the checked wrapper keeps one place that turns a failure into an
-// exception naming the option.
-template <typename Value>
-void set_option(CURL* handle, CURLoption option, Value value, const char* name) {
-  if (const CURLcode code = curl_easy_setopt(handle, option, value); code != CURLE_OK) {
-    throw std::runtime_error(std::string("curl_easy_setopt(") + name + "): " +
-                             curl_easy_strerror(code));
-  }
-}
-#define PLEXUS_CURL_SET(handle, option, value) set_option(handle, option, value, #option)
-
-void set_blob(CURL* handle, CURLoption option, const std::string& pem, const char* name) {
-  curl_blob blob{};
-  blob.data = const_cast<char*>(pem.data());  // CURL_BLOB_COPY: curl copies, never writes
-  blob.len = pem.size();
-  blob.flags = CURL_BLOB_COPY;
-  set_option(handle, option, &blob, name);
-}
 
 std::string read_token_file(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -72,107 +24,10 @@ std::string read_token_file(const std::filesystem::path& file) {
   return token;
 }
 
-// Host and port of an https URL, for the tls-server-name CONNECT_TO mapping.
-std::pair<std::string, std::string> host_and_port(const std::string& server) {
-  std::string rest = server.substr(std::string_view("https://").size());
-  if (const auto slash = rest.find('/'); slash != std::string::npos) rest.resize(slash);
-  const auto colon = rest.rfind(':');
-  if (colon == std::string::npos || rest.back() == ']') return {rest, "443"};
-  return {rest.substr(0, colon), rest.substr(colon + 1)};
-}
-
-}  // namespace
-
-ApiError::ApiError(std::string what, int http_status, std::string reason, std::string api_message,
-                   int transport_code)
-    : std::runtime_error(std::move(what)),
-      http_status_(http_status),
-      reason_(std::move(reason)),
-      api_message_(std::move(api_message)),
-      transport_code_(transport_code) {}
-
-bool ApiError::is_timeout() const noexcept {
-  return http_status_ == 0 && transport_code_ == CURLE_OPERATION_TIMEDOUT;
-}
-
-bool ApiError::is_transient() const noexcept {
-  if (http_status_ == 500 || http_status_ == 503) return true;
-  if (http_status_ != 0) return false;
-  switch (transport_code_) {
-    case CURLE_COULDNT_CONNECT:  // refused
-    case CURLE_SEND_ERROR:       // reset while sending
-    case CURLE_RECV_ERROR:       // reset while receiving
-    case CURLE_GOT_NOTHING:      // closed before any answer
-      return true;
-    default:
-      return false;
-  }
-}
-
-
-namespace {
-
-struct Transfer {
-  CURL* handle = nullptr;
-  std::string body;        // whole body, or the error body of a failed stream
-  std::string line_buffer;
-  const std::function<bool(std::string_view)>* on_line = nullptr;
-  bool stopped_by_callback = false;
-  std::stop_token stop;
-};
-
-size_t write_body(char* data, size_t size, size_t count, void* user) {
-  auto* transfer = static_cast<Transfer*>(user);
-  const size_t bytes = size * count;
-  long status = 0;
-  curl_easy_getinfo(transfer->handle, CURLINFO_RESPONSE_CODE, &status);
-  if (transfer->on_line == nullptr || status != 200) {
-    transfer->body.append(data, bytes);
-    return bytes;
-  }
-  transfer->line_buffer.append(data, bytes);
-  size_t start = 0;
-  for (size_t newline = transfer->line_buffer.find('\n', start); newline != std::string::npos;
-       newline = transfer->line_buffer.find('\n', start)) {
-    const std::string_view line(transfer->line_buffer.data() + start, newline - start);
-    start = newline + 1;
-    if (line.empty()) continue;
-    if (!(*transfer->on_line)(line)) {
-      transfer->stopped_by_callback = true;
-      return 0;  // CURLE_WRITE_ERROR ends the transfer
-    }
-  }
-  transfer->line_buffer.erase(0, start);
-  return bytes;
-}
-
-int check_stop(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  const auto* transfer = static_cast<Transfer*>(user);
-  return transfer->stop.stop_requested() ? 1 : 0;
-}
-
-ApiError error_from_status(const std::string& prefix, long status, const std::string& body) {
-  std::string reason;
-  std::string message;
-  const auto parsed = nlohmann::json::parse(body, nullptr, false);
-  if (parsed.is_object() && parsed.value("kind", "") == "Status") {
-    reason = parsed.value("reason", "");
-    message = parsed.value("message", "");
-  } else if (!body.empty() && body.size() < 512) {
-    message = body;
-  }
-  std::string what = prefix + ": HTTP " + std::to_string(status);
-  if (!reason.empty()) what += " " + reason;
-  if (!message.empty()) what += ": " + message;
-  return ApiError(std::move(what), static_cast<int>(status), std::move(reason),
-                  std::move(message));
-}
-
 }  // namespace
 
 ApiClient::ApiClient(ClusterConfig config, ClientOptions options)
     : config_(std::move(config)), options_(std::move(options)) {
-  ensure_curl_initialised();
 }
 
 ApiClient::~ApiClient() = default;
@@ -185,84 +40,10 @@ std::string ApiClient::bearer_token() const {
 }
 
 Response ApiClient::perform(const Request& request) const {
-  EasyHandle owned(curl_easy_init());
-  if (!owned) throw std::runtime_error("curl_easy_init failed");
-  CURL* handle = owned.get();
-
-  std::string url = config_.server + request.path;
-  HeaderList headers;
-  append_header(headers, "Accept: application/json");
-  if (!request.content_type.empty()) append_header(headers, "Content-Type: " + request.content_type);
-  if (const std::string token = bearer_token(); !token.empty()) {
-    append_header(headers, "Authorization: Bearer " + token);
-  }
-
-  PLEXUS_CURL_SET(handle, CURLOPT_URL, url.c_str());
-  PLEXUS_CURL_SET(handle, CURLOPT_HTTPHEADER, headers.get());
-  PLEXUS_CURL_SET(handle, CURLOPT_USERAGENT, options_.user_agent.c_str());
-  PLEXUS_CURL_SET(handle, CURLOPT_NOSIGNAL, 1L);
-  PLEXUS_CURL_SET(handle, CURLOPT_PROTOCOLS_STR, "https");
-  PLEXUS_CURL_SET(handle, CURLOPT_SSL_VERIFYPEER, 1L);
-  PLEXUS_CURL_SET(handle, CURLOPT_SSL_VERIFYHOST, 2L);
-  PLEXUS_CURL_SET(handle, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
-  const auto total = request.timeout.count() > 0 ? request.timeout : options_.request_timeout;
-  PLEXUS_CURL_SET(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(total.count()));
-  // The env's https_proxy must not silently reroute cluster traffic; only proxy-url does.
-  PLEXUS_CURL_SET(handle, CURLOPT_PROXY, config_.proxy_url.c_str());
-
-  if (!config_.ca_pem.empty()) set_blob(handle, CURLOPT_CAINFO_BLOB, config_.ca_pem, "CAINFO_BLOB");
-  if (!config_.client_cert_pem.empty()) {
-    set_blob(handle, CURLOPT_SSLCERT_BLOB, config_.client_cert_pem, "SSLCERT_BLOB");
-    PLEXUS_CURL_SET(handle, CURLOPT_SSLCERTTYPE, "PEM");
-    set_blob(handle, CURLOPT_SSLKEY_BLOB, config_.client_key_pem, "SSLKEY_BLOB");
-    PLEXUS_CURL_SET(handle, CURLOPT_SSLKEYTYPE, "PEM");
-  }
-  HeaderList connect_to;
-  if (!config_.tls_server_name.empty()) {
-    // Verify against tls-server-name: put that name in the URL, and connect to the real host.
-    const auto [host, port] = host_and_port(config_.server);
-    url = "https://" + config_.tls_server_name + ":" + port + request.path;
-    PLEXUS_CURL_SET(handle, CURLOPT_URL, url.c_str());
-    append_header(connect_to, config_.tls_server_name + ":" + port + ":" + host + ":" + port);
-    PLEXUS_CURL_SET(handle, CURLOPT_CONNECT_TO, connect_to.get());
-  }
-
-  const std::string method = request.method;
-  if (method != "GET") {
-    PLEXUS_CURL_SET(handle, CURLOPT_CUSTOMREQUEST, request.method);
-    PLEXUS_CURL_SET(handle, CURLOPT_POSTFIELDS, request.body.c_str());
-    PLEXUS_CURL_SET(handle, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
-  }
-
-  Transfer transfer;
-  transfer.handle = handle;
-  transfer.on_line = request.on_line ? &request.on_line : nullptr;
-  transfer.stop = request.stop;
-  PLEXUS_CURL_SET(handle, CURLOPT_WRITEFUNCTION, &write_body);
-  PLEXUS_CURL_SET(handle, CURLOPT_WRITEDATA, &transfer);
-  if (request.stop.stop_possible()) {
-    PLEXUS_CURL_SET(handle, CURLOPT_NOPROGRESS, 0L);
-    PLEXUS_CURL_SET(handle, CURLOPT_XFERINFOFUNCTION, &check_stop);
-    PLEXUS_CURL_SET(handle, CURLOPT_XFERINFODATA, &transfer);
-  }
-  char error_buffer[CURL_ERROR_SIZE] = {};
-  PLEXUS_CURL_SET(handle, CURLOPT_ERRORBUFFER, error_buffer);
-
-  const std::string prefix = method + " " + config_.server + request.path;
-  const CURLcode code = curl_easy_perform(handle);
-  long status = 0;
-  curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
-
-  if (transfer.stopped_by_callback ||
-      (code == CURLE_ABORTED_BY_CALLBACK && request.stop.stop_requested())) {
-    return Response{status, {}};  // the caller chose to stop; not an error
-  }
-  if (code != CURLE_OK) {
-    std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
-    throw ApiError(prefix + ": " + detail, 0, {}, {}, static_cast<int>(code));
-  }
-  if (status < 200 || status >= 300) throw error_from_status(prefix, status, transfer.body);
-  return Response{status, std::move(transfer.body)};
+  const detail::HttpCall call{config_,      options_,      bearer_token(), request.method, request.path,
+                              request.body, request.content_type,
+                              request.on_line ? &request.on_line : nullptr, request.stop, request.timeout};
+  return detail::transport()(call);
 }
 
 Response ApiClient::get(std::string_view path_and_query) const {
