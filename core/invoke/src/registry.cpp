@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <set>
 #include <vector>  // before Boost.DLL: 1.74's library_info.hpp misses it
 #include <boost/dll/library_info.hpp>
 #include <boost/dll/shared_library.hpp>
@@ -143,9 +144,10 @@ LoadOutcome PluginRegistry::load_file(const std::filesystem::path& given) const 
   return outcome(file, LoadStatus::Loaded, fmt::format("loaded {} {}", loaded->name(), loaded->version()));
 }
 
-std::vector<LoadOutcome> PluginRegistry::scan(const std::vector<std::filesystem::path>& dirs) { return scan_dirs(dirs); }
+std::vector<LoadOutcome> PluginRegistry::scan(const std::vector<std::filesystem::path>& dirs) { return scan_dirs(dirs, {}); }
 
-std::vector<LoadOutcome> PluginRegistry::scan_dirs(const std::vector<std::filesystem::path>& dirs) const {
+std::vector<LoadOutcome> PluginRegistry::scan_dirs(const std::vector<std::filesystem::path>& dirs,
+                                                   const std::set<std::filesystem::path>& tried) const {
   std::vector<LoadOutcome> outcomes;
   for (const auto& dir : dirs) {
     std::error_code ec;
@@ -158,7 +160,9 @@ std::vector<LoadOutcome> PluginRegistry::scan_dirs(const std::vector<std::filesy
       continue;
     }
     std::sort(files.begin(), files.end());
-    for (const auto& file : files) outcomes.push_back(load_file(file));
+    for (const auto& file : files) {
+      if (!tried.contains(file)) outcomes.push_back(load_file(file));
+    }
   }
   return outcomes;
 }
@@ -192,6 +196,7 @@ void PluginRegistry::load_type(std::string_view type) const {
   // Only a plain file name may become a path: a type with a '/' (or "." / "..") must not reach
   // outside the plugin dirs, even to files that would pass the ownership check.
   const bool plain_name = !type.empty() && type.find('/') == std::string_view::npos && type != "." && type != "..";
+  std::set<std::filesystem::path> tried;  // reported already: the scan does not load them again
   if (plain_name) {
     const auto name = std::string(type) + ".so";
     for (const auto& dir : on_demand_dirs_) {
@@ -200,10 +205,11 @@ void PluginRegistry::load_type(std::string_view type) const {
       if (!std::filesystem::exists(file, ec)) continue;
       report(load_file(file));
       if (loaded(type)) return;
+      tried.insert(file);
     }
   }
   scanned_ = true;
-  for (const auto& outcome : scan_dirs(on_demand_dirs_)) report(outcome);
+  for (const auto& outcome : scan_dirs(on_demand_dirs_, tried)) report(outcome);
 }
 
 std::vector<std::shared_ptr<const LoadedPlugin>> PluginRegistry::plugins() const {

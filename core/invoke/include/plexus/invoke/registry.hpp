@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,7 +78,10 @@ class PluginRegistry {
   //   1. <dir>/<type>.so for each dir in order, checked and loaded as load() does any file; the
   //      first that serves the type answers;
   //   2. only if no file named after the type serves it, scan(dirs), once for the registry's life.
-  // `report` hears every outcome of those loads (failures included), as scan()'s caller would.
+  // `report` hears every outcome of those loads (failures included, each file once), as scan()'s
+  // caller would. Call it before the registry is shared between threads.
+  // Cost: a type no file is named after (an exec'd type, e.g. the cluster network's) costs the
+  // scan, i.e. loading every plugin; once per registry, so once per exec'd plexus call.
   // The one difference from scanning up front: a file named after the type is preferred over
   // another file that also serves the type, even one that sorts first or sits in an earlier dir
   // (a scan keeps the first file in dir order, then lexical order).
@@ -92,7 +96,8 @@ class PluginRegistry {
 
  private:
   LoadOutcome load_file(const std::filesystem::path& file) const;
-  std::vector<LoadOutcome> scan_dirs(const std::vector<std::filesystem::path>& dirs) const;
+  std::vector<LoadOutcome> scan_dirs(const std::vector<std::filesystem::path>& dirs,
+                                     const std::set<std::filesystem::path>& tried) const;
   std::shared_ptr<const LoadedPlugin> loaded(std::string_view type) const;
   void load_type(std::string_view type) const;
 
