@@ -13,6 +13,7 @@ packages=(
   libgtest-dev libgmock-dev googletest
   iproute2 iputils-ping kmod procps
   containernetworking-plugins       # the reference plugins: behavioural oracle in tests and benchmarks
+  clang-14 libclang-rt-14-dev       # libFuzzer + ASan/UBSan runtimes for the fuzz preset (tests/fuzz)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -95,10 +95,11 @@ LoadOutcome PluginRegistry::load_file(const std::filesystem::path& given) const 
   } catch (const std::exception& e) {
     return outcome(file, LoadStatus::LoadFailed, fmt::format("dlopen failed: {}", e.what()));
   }
-  // BOOST_DLL_ALIAS stores a pointer to the entry function in a variable of that name.
-  const void* entry_address = nullptr;
+  // BOOST_DLL_ALIAS stores a pointer to the entry function in a variable of that name. (Read as
+  // void*, not const void*: clang refuses a cast from a pointer to const to a function pointer.)
+  void* entry_address = nullptr;
   try {
-    entry_address = library->get<const void*>(std::string(kEntry));
+    entry_address = library->get<void*>(std::string(kEntry));
   } catch (const std::exception& e) {
     return outcome(file, LoadStatus::NotAPlugin, fmt::format("no {} symbol: {}", kEntry, e.what()));
   }

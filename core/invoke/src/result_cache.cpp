@@ -26,7 +26,7 @@ std::string base64_encode(std::string_view bytes) {
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
   for (std::size_t i = 0; i < bytes.size(); i += 3) {
-    const auto b0 = static_cast<unsigned char>(bytes[i]);
+    const unsigned b0 = static_cast<unsigned char>(bytes[i]);
     const auto b1 = i + 1 < bytes.size() ? static_cast<unsigned char>(bytes[i + 1]) : 0U;
     const auto b2 = i + 2 < bytes.size() ? static_cast<unsigned char>(bytes[i + 2]) : 0U;
     const unsigned triple = (b0 << 16U) | (b1 << 8U) | b2;
