@@ -189,6 +189,8 @@ class Macvlan final : public plexus::Plugin {
     // The config's own dns, not the IPAM's (as the reference).
     result.dns = config.dns.value_or(cni::DNS{});
     remove_link.dismiss();
+    call.log(plexus::LogLevel::info, fmt::format("macvlan {} on {} (mode {}, mac {}) in {}", ifname, config.master,
+                                                 config.mode_name, iface.mac, call.netns()));
     return result;
   }
 

@@ -59,7 +59,10 @@ TEST(PlexusdProcess, SixtyFourPodsInParallelThenCleanDeletes) {
                                   {"annotations", {{"k8s.v1.cni.cncf.io/networks", selection.dump()}}}}}};
     work.write(fmt::format("store/pod-{}.json", i), pod.dump());
   }
-  const auto config_file = write_daemon_config(work, {{"manifestStore", (work.path() / "store").string()}});
+  // Thick mode's log: the daemon's logFile gets every call's plugin lines (checked below).
+  const auto log_file = work.path() / "plexusd-file.log";
+  const auto config_file = write_daemon_config(
+      work, {{"manifestStore", (work.path() / "store").string()}, {"logFile", log_file.string()}, {"logLevel", "verbose"}});
   const auto socket = work.path() / "run" / "plexus.sock";
   PlexusdProcess plexusd(config_file, socket, work.path() / "plexusd.log", topology.host.name());
   ASSERT_TRUE(plexusd.wait_ready()) << plexusd.log();
@@ -121,6 +124,14 @@ TEST(PlexusdProcess, SixtyFourPodsInParallelThenCleanDeletes) {
     EXPECT_TRUE(saw_net1) << i;
   }
   EXPECT_EQ(cluster_ips.size(), static_cast<std::size_t>(kPods)) << "host-local handed out a duplicate";
+  // Each pod's in-process macvlan logged through the ABI's host log into plexusd's logFile (0600).
+  const auto logged = read_file(log_file);
+  for (int i = 0; i < kPods; ++i) {
+    EXPECT_NE(logged.find(fmt::format("[verbose] [ctr-{}] plugin: macvlan net1 on eth0 (mode bridge, mac 20:01:02:03:04:{:02x})", i, i)),
+              std::string::npos)
+        << i << "\n" << logged.substr(0, 2000);
+  }
+  EXPECT_EQ(fs::status(log_file).permissions(), fs::perms::owner_read | fs::perms::owner_write);
 
   const auto deleted = run_all("DEL");
   for (int i = 0; i < kPods; ++i) {

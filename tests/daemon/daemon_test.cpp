@@ -71,6 +71,18 @@ TEST(DaemonConfigFile, KeysDefaultsAndErrors) {
   EXPECT_EQ(daemon::parse_daemon_config(R"({"metricsPort":9091})").metrics_address, "0.0.0.0:9091");
   EXPECT_THROW(daemon::parse_daemon_config(R"({"socketDir":5})"), std::invalid_argument);
   EXPECT_THROW(daemon::parse_daemon_config(R"({"maxConnections":0})"), std::invalid_argument);
+  // multus's logging keys; a level outside its four is named, not ignored.
+  const auto logging = daemon::parse_daemon_config(R"({"logLevel":"Debug","logFile":"/var/log/plexusd.log","logToStderr":false})");
+  EXPECT_EQ(logging.log_level, meta::LogLevel::Debug);
+  EXPECT_EQ(logging.log_file, "/var/log/plexusd.log");
+  EXPECT_FALSE(logging.log_to_stderr);
+  EXPECT_EQ(daemon::parse_daemon_config("{}").log_level, meta::LogLevel::Verbose);
+  try {
+    daemon::parse_daemon_config(R"({"logLevel":"chatty"})");
+    ADD_FAILURE() << "accepted logLevel chatty";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("\"logLevel\" is \"chatty\""), std::string::npos) << e.what();
+  }
 }
 
 TEST(ContainerLocks, SameIdWaitsOtherIdDoesNot) {

@@ -24,14 +24,17 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -688,6 +691,55 @@ TEST_P(E2e, DefaultRouteRefusesTwoIpv4Gateways) {
   EXPECT_THAT(error.at("msg").get<std::string>(), HasSubstr("ECMP"));
   expect_pod_empty(node.pod());
   EXPECT_TRUE(host_local_allocations(node.ipam_dir()).empty());
+}
+
+// logFile as multus documents it, on the real `plexus` binary with plexus's in-process macvlan:
+// timestamped lines of the ADD and DEL, the plugin's own line among them, the file created 0600,
+// nothing on stderr with logToStderr false; a logFile that cannot be opened leaves the ADD working
+// and says so on stderr.
+TEST(E2eLogFile, AddAndDelLinesIncludeThePluginsOwn) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(Mode{Driver::Binary, Delegates::PlexusInProcess});
+  node.add_nad("default", "ip-192", Node::macvlan_static("ip-192"));
+  node.add_pod("default", "licensed-app",
+               {{"k8s.v1.cni.cncf.io/networks", R"([{"name":"ip-192","ips":["192.168.111.10/24"],"mac":"20:01:02:03:04:05"}])"}});
+  const auto log_file = node.work() / "plexus.log";
+  const auto config = node.meta_config({{"logFile", log_file.string()}, {"logLevel", "verbose"}, {"logToStderr", false}});
+
+  const auto added = node.add("default", "licensed-app", config);
+  ASSERT_EQ(added.exit_code, 0) << describe(added);
+  EXPECT_EQ(added.stderr_data, "") << "logToStderr false";
+  const auto deleted = node.del("default", "licensed-app", config);
+  ASSERT_EQ(deleted.exit_code, 0) << describe(deleted);
+
+  std::vector<std::string> lines;
+  {
+    std::istringstream in(read_file(log_file));
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+  }
+  const std::string id = "\\[" + node.container_id() + "\\] ";
+  const std::string stamp = R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[verbose\] )";
+  const auto has_line = [&](const std::string& pattern) {
+    const std::regex re(stamp + id + pattern);
+    return std::any_of(lines.begin(), lines.end(), [&](const std::string& line) { return std::regex_search(line, re); });
+  };
+  const auto all = read_file(log_file);
+  EXPECT_TRUE(has_line(R"(plugin: macvlan net1 on eth0 \(mode bridge, mac 20:01:02:03:04:05\))")) << all;
+  EXPECT_TRUE(has_line(R"(Add net1 \[192\.168\.111\.10/24\] from default/ip-192$)")) << all;
+  EXPECT_TRUE(has_line(R"(Add eth0 \[10\.244\.1\.\d+/24\] from cbr0$)")) << all;
+  EXPECT_TRUE(has_line(R"(Del net1 from default/ip-192$)")) << all;
+  struct stat info {};
+  ASSERT_EQ(::stat(log_file.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 07777U, 0600U);
+
+  const auto unopenable = node.work() / "no-such-dir" / "plexus.log";
+  const auto bad = node.meta_config({{"logFile", unopenable.string()}, {"logLevel", "verbose"}, {"logToStderr", false}});
+  const auto again = node.add("default", "licensed-app", bad);
+  ASSERT_EQ(again.exit_code, 0) << describe(again);
+  EXPECT_THAT(again.stderr_data, HasSubstr("cannot open logFile " + unopenable.string()));
+  EXPECT_FALSE(link_json(node.pod(), "net1").is_null()) << "attached all the same";
+  ASSERT_EQ(node.del("default", "licensed-app", bad).exit_code, 0);
+  expect_pod_empty(node.pod());
 }
 
 INSTANTIATE_TEST_SUITE_P(AllWays, E2e,

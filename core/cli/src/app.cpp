@@ -9,6 +9,7 @@
 #include <plexus/abi.h>
 #include <plexus/cni/env.hpp>
 #include <plexus/cni/version.hpp>
+#include <plexus/log/logger.hpp>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -31,14 +32,6 @@ std::string env_or(const char* name, std::string fallback) {
 
 std::string read_all(std::istream& in) { return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()}; }
 
-std::function<void(meta::LogLevel, std::string_view)> stderr_log(const meta::MetaConfig& config, std::ostream& err) {
-  if (!config.log_to_stderr || config.log_level == meta::LogLevel::Panic) return {};
-  const auto threshold = config.log_level;
-  return [threshold, &err](meta::LogLevel level, std::string_view message) {
-    if (level <= threshold) err << "plexus: " << message << '\n';
-  };
-}
-
 // kubelet's call: the CNI_* environment and the meta config on stdin.
 int cni_main(std::istream& in, std::ostream& out, std::ostream& err) {
   auto request = cni::request_from_environment();
@@ -58,7 +51,9 @@ int cni_main(std::istream& in, std::ostream& out, std::ostream& err) {
   cni::Reply reply;
   try {
     const auto config = meta::parse_meta_config(request.stdin_data);
-    MetaRuntime runtime(config, std::nullopt, stderr_log(config, err));
+    log::Logger logger(log::settings_of(config), err);
+    const auto prefix = fmt::format("[{}] ", request.container_id);
+    MetaRuntime runtime(config, std::nullopt, logger.engine_log(prefix), logger.plugin_log(prefix));
     reply = runtime.engine().handle(request);
   } catch (const cni::Error& e) {
     reply = {1, e.to_json(), {}};
@@ -100,7 +95,8 @@ int attach_main(const AttachOptions& options, const std::string& command, std::o
     const auto pod_name = slash == std::string::npos ? options.pod : options.pod.substr(slash + 1);
     std::optional<std::filesystem::path> store;
     if (!options.store.empty()) store = options.store;
-    MetaRuntime runtime(config, store, stderr_log(config, err));
+    log::Logger logger(log::settings_of(config), err);
+    MetaRuntime runtime(config, store, logger.engine_log(), logger.plugin_log());
 
     cni::Request request;
     request.command = command;

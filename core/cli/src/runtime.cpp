@@ -25,7 +25,7 @@ bool in_cluster() { return std::getenv("KUBERNETES_SERVICE_HOST") != nullptr && 
 }  // namespace
 
 MetaRuntime::MetaRuntime(const meta::MetaConfig& config, std::optional<std::filesystem::path> store,
-                         std::function<void(meta::LogLevel, std::string_view)> log) {
+                         std::function<void(meta::LogLevel, std::string_view)> log, invoke::PluginLog plugin_log) {
   std::vector<std::filesystem::path> dirs(config.plugin_dirs.begin(), config.plugin_dirs.end());
   if (dirs.empty()) dirs = default_plugin_dirs();
   // One call runs one or two types: load just their files when asked (a full scan maps every
@@ -36,7 +36,7 @@ MetaRuntime::MetaRuntime(const meta::MetaConfig& config, std::optional<std::file
   });
   // multus puts binDir in front of CNI_PATH.
   exec_ = std::make_unique<invoke::ExecInvoker>(std::vector<std::string>{config.bin_dir});
-  router_ = std::make_unique<invoke::Router>(registry_, *exec_);
+  router_ = std::make_unique<invoke::Router>(registry_, *exec_, std::move(plugin_log));
   for (const auto& [type, mode] : config.delegate_modes) router_->set_mode(type, to_invoke(mode));
 
   if (store) {

@@ -19,8 +19,9 @@ namespace plexus::cli {
 class MetaRuntime {
  public:
   // `store`: a manifest directory to resolve pods and NADs from instead of an API server.
+  // `log` gets the engine's messages, `plugin_log` in-process plugins' own (the ABI host log).
   MetaRuntime(const meta::MetaConfig& config, std::optional<std::filesystem::path> store,
-              std::function<void(meta::LogLevel, std::string_view)> log = {});
+              std::function<void(meta::LogLevel, std::string_view)> log = {}, invoke::PluginLog plugin_log = {});
 
   meta::MetaPlugin& engine() { return *engine_; }
   meta::NetworkSource* source() { return source_.get(); }

@@ -3,7 +3,7 @@
 #include <plexus/cni/errors.hpp>
 #include <plexus/cni/json.hpp>
 #include <plexus/daemon/client.hpp>
-#include <plexus/daemon/config.hpp>
+#include <plexus/daemon/socket_path.hpp>
 
 #include <fmt/format.h>
 

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -40,6 +42,25 @@ std::int64_t int_key(const json& object, std::string_view key, std::int64_t fall
   return value->get<std::int64_t>();
 }
 
+bool bool_key(const json& object, std::string_view key, bool fallback) {
+  const auto* value = find(object, key);
+  if (value == nullptr) return fallback;
+  if (!value->is_boolean()) wrong_type(key, *value, "true or false");
+  return value->get<bool>();
+}
+
+meta::LogLevel log_level_key(const json& object, std::string_view key, meta::LogLevel fallback) {
+  const auto text = string_key(object, key, "");
+  if (text.empty()) return fallback;
+  for (const auto level : {meta::LogLevel::Panic, meta::LogLevel::Error, meta::LogLevel::Verbose, meta::LogLevel::Debug}) {
+    if (std::equal(text.begin(), text.end(), meta::to_string(level).begin(), meta::to_string(level).end(),
+                   [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; })) {
+      return level;
+    }
+  }
+  wrong_type(key, json(text), "panic, error, verbose or debug");
+}
+
 }  // namespace
 
 DaemonConfig parse_daemon_config(std::string_view json_bytes) {
@@ -74,8 +95,9 @@ DaemonConfig parse_daemon_config(std::string_view json_bytes) {
   config.max_connections = static_cast<int>(int_key(object, "maxConnections", config.max_connections, 1));
   config.watch_backoff_min = std::chrono::milliseconds(int_key(object, "watchBackoffMinMs", config.watch_backoff_min.count(), 1));
   config.watch_backoff_max = std::chrono::milliseconds(int_key(object, "watchBackoffMaxMs", config.watch_backoff_max.count(), 1));
-  const auto level = string_key(object, "logLevel", "");
-  config.log_debug = level == "debug" || level == "verbose";
+  config.log_level = log_level_key(object, "logLevel", config.log_level);
+  config.log_file = string_key(object, "logFile", "");
+  config.log_to_stderr = bool_key(object, "logToStderr", config.log_to_stderr);
   return config;
 }
 

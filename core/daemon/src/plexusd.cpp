@@ -1,4 +1,5 @@
 #include <plexus/daemon/server.hpp>
+#include <plexus/log/logger.hpp>
 
 #include <fmt/format.h>
 
@@ -8,7 +9,7 @@
 #include <csignal>
 #include <cstring>
 #include <iostream>
-#include <mutex>
+#include <memory>
 #include <string>
 
 namespace plexus::daemon {
@@ -52,12 +53,6 @@ int plexusd_main(int argc, char** argv) {
     return 1;
   }
 
-  std::mutex log_mutex;
-  const DaemonLog log = [&log_mutex](std::string_view message) {
-    const std::lock_guard lock(log_mutex);
-    std::cerr << "plexusd: " << message << std::endl;
-  };
-
   if (::pipe2(signal_pipe, O_CLOEXEC) != 0) {
     std::cerr << "plexusd: pipe: " << std::strerror(errno) << '\n';
     return 1;
@@ -68,16 +63,22 @@ int plexusd_main(int argc, char** argv) {
   ::sigaction(SIGTERM, &action, nullptr);
   ::sigaction(SIGINT, &action, nullptr);
 
+  std::unique_ptr<plexus::log::Logger> logger;
   try {
-    Daemon daemon(load_daemon_config(config_file), log);
+    auto config = load_daemon_config(config_file);
+    logger = std::make_unique<plexus::log::Logger>(
+        plexus::log::LogSettings{config.log_file, config.log_level, config.log_to_stderr}, std::cerr);
+    const DaemonLog log = logger->engine_log();
+    Daemon daemon(std::move(config), log);
     daemon.start();
     char received = 0;
     while (::read(signal_pipe[0], &received, 1) < 0 && errno == EINTR) {
     }
-    log(fmt::format("signal {}: no new calls, finishing the ones in flight", static_cast<int>(received)));
+    log(meta::LogLevel::Verbose, fmt::format("signal {}: no new calls, finishing the ones in flight", static_cast<int>(received)));
     daemon.shutdown();
   } catch (const std::exception& e) {
-    log(e.what());
+    if (logger) logger->log(meta::LogLevel::Panic, e.what());
+    if (!logger || !logger->settings().to_stderr) std::cerr << "plexusd: " << e.what() << std::endl;
     return 1;
   }
   return 0;

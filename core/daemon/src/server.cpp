@@ -9,6 +9,7 @@
 #include <plexus/invoke/exec_invoker.hpp>
 #include <plexus/invoke/router.hpp>
 #include <plexus/k8s/config.hpp>
+#include <plexus/log/logger.hpp>
 #include <plexus/meta/config.hpp>
 #include <plexus/meta/engine.hpp>
 #include <plexus/meta/manifest_store.hpp>
@@ -120,8 +121,8 @@ Daemon::Daemon(DaemonConfig config, DaemonLog log) : config_(std::move(config)),
 
 Daemon::~Daemon() { shutdown(); }
 
-void Daemon::log(std::string_view message) const {
-  if (log_) log_(message);
+void Daemon::log(meta::LogLevel level, std::string_view message) const {
+  if (log_) log_(level, message);
 }
 
 int Daemon::connection_workers() const {
@@ -140,7 +141,7 @@ int Daemon::calls_in_flight() const { return calls_in_flight_.load(); }
 void Daemon::open_source() {
   if (!config_.manifest_store.empty()) {
     source_ = std::make_unique<SerializedSource>(std::make_unique<meta::ManifestStore>(config_.manifest_store));
-    log(fmt::format("networks and pods from the manifest store {}", config_.manifest_store));
+    log(meta::LogLevel::Verbose, fmt::format("networks and pods from the manifest store {}", config_.manifest_store));
     return;
   }
   if (!config_.kubeconfig.empty()) {
@@ -148,20 +149,20 @@ void Daemon::open_source() {
   } else if (in_cluster()) {
     api_ = std::make_unique<k8s::ApiClient>(k8s::load_in_cluster_config());
   } else {
-    log("no kubeconfig and not in a cluster: inline delegates and clusterNetwork files only");
+    log(meta::LogLevel::Verbose, "no kubeconfig and not in a cluster: inline delegates and clusterNetwork files only");
     return;
   }
   if (!config_.node_name.empty()) {
     PodCache::Options options;
     options.backoff_min = config_.watch_backoff_min;
     options.backoff_max = config_.watch_backoff_max;
-    options.log = log_;
+    options.log = [this](std::string_view message) { log(meta::LogLevel::Error, message); };
     pod_cache_ = std::make_unique<PodCache>(*api_, config_.node_name, &metrics_, options);
     pod_cache_->start();
     // Like multus, wait a while for the first list, but serve (with GETs) if it is slow.
-    if (!pod_cache_->wait_synced(std::chrono::seconds(20))) log("pod cache not synced after 20 s; serving with pod GETs");
+    if (!pod_cache_->wait_synced(std::chrono::seconds(20))) log(meta::LogLevel::Error, "pod cache not synced after 20 s; serving with pod GETs");
   } else {
-    log("no nodeName: no pod cache, every pod lookup is a GET");
+    log(meta::LogLevel::Verbose, "no nodeName: no pod cache, every pod lookup is a GET");
   }
   source_ = std::make_unique<CachedPodSource>(*api_, pod_cache_.get(), metrics_);
 }
@@ -218,9 +219,9 @@ void Daemon::open_socket() {
 void Daemon::start() {
   for (const auto& outcome : registry_.scan(config_.plugin_dirs.empty() ? default_plugin_dirs() : config_.plugin_dirs)) {
     if (outcome.status != invoke::LoadStatus::Loaded) {
-      if (config_.log_debug) log(outcome.message);
+      log(meta::LogLevel::Verbose, outcome.message);
     } else {
-      log(fmt::format("preloaded {}", outcome.file.string()));
+      log(meta::LogLevel::Verbose, fmt::format("preloaded {}", outcome.file.string()));
     }
   }
   open_source();
@@ -235,7 +236,7 @@ void Daemon::start() {
   open_socket();
   started_ = true;
   accept_thread_ = std::thread([this] { accept_loop(); });
-  log(fmt::format("plexusd serving {}{}", listener_->path.string(),
+  log(meta::LogLevel::Verbose, fmt::format("plexusd serving {}{}", listener_->path.string(),
                   exposer_ ? fmt::format(", metrics on {} (port {})", config_.metrics_address, metrics_port()) : ""));
 }
 
@@ -376,14 +377,16 @@ cni::Reply Daemon::handle_cni(cni::Request request) {
     // Per call: the exec fallback (binDir first) and the per-type modes of this config; the
     // registry behind them is the daemon's, loaded once.
     invoke::ExecInvoker exec(std::vector<std::string>{config.bin_dir});
-    invoke::Router router(registry_, exec);
+    // The call's engine messages and its in-process plugins' own go to the daemon's log, tagged
+    // with the container ID.
+    const auto prefix = fmt::format("[{}] ", request.container_id);
+    invoke::Router router(registry_, exec, [this, prefix](plexus_log_level level, std::string_view message) {
+      log(plexus::log::from_plugin_level(level), fmt::format("{}plugin: {}", prefix, message));
+    });
     for (const auto& [type, mode] : config.delegate_modes) router.set_mode(type, to_invoke(mode));
     TimedInvoker timed(router, metrics_);
     meta::EngineOptions options;
-    const auto threshold = config_.log_debug ? meta::LogLevel::Debug : std::max(config.log_level, meta::LogLevel::Error);
-    options.log = [this, threshold, id = request.container_id](meta::LogLevel level, std::string_view message) {
-      if (level <= threshold) log(fmt::format("[{}] {}", id, message));
-    };
+    options.log = [this, prefix](meta::LogLevel level, std::string_view message) { log(level, fmt::format("{}{}", prefix, message)); };
     meta::MetaPlugin engine(timed, source_.get(), options);
     reply = engine.handle(request);
   } catch (const cni::Error& e) {
@@ -412,7 +415,7 @@ void Daemon::shutdown() {
       accept_thread_.join();
       std::unique_lock lock(mutex_);
       connections_changed_.wait(lock, [this] { return active_connections_ == 0 && workers_ == 0; });
-      log("plexusd: every call answered, socket removed");
+      log(meta::LogLevel::Verbose, "plexusd: every call answered, socket removed");
     }
     if (pod_cache_) pod_cache_->stop();
     exposer_.reset();

@@ -79,6 +79,15 @@ std::vector<Delegate> delegates_for(const Call& call, const cni::Request& reques
   return build_delegates(resolve_networks(call.config, pod, source), context);
 }
 
+// multus's AddedInterface text: "Add net1 [192.168.111.10/24] from default/ip-192" (Go's %v of
+// the result's addresses).
+std::string added_interface_message(const Attachment& attachment) {
+  std::vector<std::string> ips;
+  for (const auto& ip : attachment.result.ips) ips.push_back(ip.address.to_string());
+  return fmt::format("Add {} [{}]{}", attachment.delegate.ifname, fmt::join(ips, " "),
+                     attachment.delegate.network_name.empty() ? "" : " from " + attachment.delegate.network_name);
+}
+
 }  // namespace
 
 MetaPlugin::MetaPlugin(invoke::Invoker& invoker, NetworkSource* source, EngineOptions options)
@@ -174,6 +183,8 @@ std::string MetaPlugin::add(const cni::Request& request) {
     }
   }
 
+  for (const auto& attachment : attached) log(LogLevel::Verbose, added_interface_message(attachment));
+
   std::vector<ordered_json> entries;
   for (const auto& attachment : attached) {
     for (auto& entry : network_status_entries(attachment.result, attachment.delegate.network_name,
@@ -226,6 +237,7 @@ void MetaPlugin::del(const cni::Request& request) {
       // A conflist without cniVersion gets the meta config's, as multus does on DEL.
       if (network.list.cni_version.empty()) network.list.cni_version = call.config.cni_version;
       call.chain.del(network, runtime_for(*it, request));
+      log(LogLevel::Verbose, fmt::format("Del {}{}", it->ifname, it->network_name.empty() ? "" : " from " + it->network_name));
     } catch (const cni::Error& e) {
       const auto wrapped = wrap(*it, "cannot detach", e);
       errors.push_back(wrapped.msg());

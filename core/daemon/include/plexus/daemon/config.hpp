@@ -2,6 +2,9 @@
 // reaches the API server and which node it serves, and which plugins it preloads.
 #pragma once
 
+#include <plexus/daemon/socket_path.hpp>
+#include <plexus/meta/config.hpp>
+
 #include <chrono>
 #include <filesystem>
 #include <optional>
@@ -11,8 +14,6 @@
 
 namespace plexus::daemon {
 
-inline constexpr std::string_view kSocketName = "plexus.sock";
-inline constexpr std::string_view kDefaultSocketDir = "/run/plexus";
 
 struct DaemonConfig {
   std::filesystem::path socket_dir{std::string(kDefaultSocketDir)};
@@ -32,7 +33,12 @@ struct DaemonConfig {
   // Pod watch reconnect backoff (doubles from min to max).
   std::chrono::milliseconds watch_backoff_min{200};
   std::chrono::milliseconds watch_backoff_max{10000};
-  bool log_debug = false;
+  // multus's logging keys: what reaches the log (panic < error < verbose < debug), the file it is
+  // appended to (created 0600), and whether it also goes to stderr. Every call's engine and plugin
+  // messages go here; the calls' own meta config logging keys are not used in thick mode.
+  meta::LogLevel log_level = meta::LogLevel::Verbose;
+  std::string log_file;
+  bool log_to_stderr = true;
 
   std::filesystem::path socket_path() const { return socket_dir / std::string(kSocketName); }
 };

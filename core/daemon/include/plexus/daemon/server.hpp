@@ -34,7 +34,8 @@ class Exposer;
 
 namespace plexus::daemon {
 
-using DaemonLog = std::function<void(std::string_view)>;
+// The daemon's log: its own messages and every call's engine and plugin messages, leveled.
+using DaemonLog = std::function<void(meta::LogLevel, std::string_view)>;
 
 class Daemon {
  public:
@@ -71,7 +72,7 @@ class Daemon {
   void hand_over(int fd);
   void connection_worker();
   void serve_connection(int fd);
-  void log(std::string_view message) const;
+  void log(meta::LogLevel level, std::string_view message) const;
 
   DaemonConfig config_;
   DaemonLog log_;
