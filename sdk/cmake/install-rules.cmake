@@ -5,7 +5,7 @@ include(CMakePackageConfigHelpers)
 set(PLEXUS_SDK_CMAKE_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/plexus-sdk")
 
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/sdk/include/" DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}" COMPONENT sdk)
-install(TARGETS plexus_abi plexus_cni plexus_exec plexus_net plexus_plugin plexus_plugin_main
+install(TARGETS plexus_abi plexus_cni plexus_exec plexus_net plexus_ipam plexus_plugin plexus_plugin_main
         EXPORT plexus-sdk-targets
         ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT sdk
         INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")

@@ -6,6 +6,8 @@
 #include "runtime.hpp"
 #include "shim.hpp"
 
+#include <plexus/meta/manifest_store.hpp>
+
 #include <plexus/abi.h>
 #include <plexus/cni/env.hpp>
 #include <plexus/cni/version.hpp>
@@ -81,6 +83,7 @@ struct AttachOptions {
   std::string container_id;
   std::string ifname = "eth0";
   std::string cni_path;
+  std::string node;
 };
 
 // `plexus attach` / `plexus detach`: plexus as the kubelet for one pod, like cnitool for one network.
@@ -96,7 +99,7 @@ int attach_main(const AttachOptions& options, const std::string& command, std::o
     std::optional<std::filesystem::path> store;
     if (!options.store.empty()) store = options.store;
     log::Logger logger(log::settings_of(config), err);
-    MetaRuntime runtime(config, store, logger.engine_log(), logger.plugin_log());
+    MetaRuntime runtime(config, store, logger.engine_log(), logger.plugin_log(), options.node);
 
     cni::Request request;
     request.command = command;
@@ -122,6 +125,29 @@ int attach_main(const AttachOptions& options, const std::string& command, std::o
       out << "network-status (k8s.v1.cni.cncf.io/network-status):\n" << runtime.engine().last_network_status() << '\n';
     } else {
       out << fmt::format("detached {}/{} from {}\n", pod_ns, pod_name, options.netns);
+    }
+    return 0;
+  } catch (const cni::Error& e) {
+    out << e.to_json() << '\n';
+  } catch (const std::exception& e) {
+    out << cni::Error(cni::ErrorCode::Internal, e.what()).to_json() << '\n';
+  }
+  return 1;
+}
+
+// `plexus claims --store DIR`: the sticky IPAM's claims of a manifest store, after releasing those
+// whose StatefulSet (or dynamic pod) is no longer in it.
+int claims_main(const std::string& store_dir, std::ostream& out) {
+  try {
+    meta::ManifestStore store(store_dir);
+    for (const auto& claim : store.claims().release_orphans()) {
+      out << fmt::format("released {} ({} {}): {} is gone\n", claim.name, claim.address, claim.mac, claim.holder.describe());
+    }
+    out << fmt::format("{:<28} {:<20} {:<18} {:<30} {:<8} {}\n", "CLAIM", "ADDRESS", "MAC", "HOLDER", "REPLICA", "NODE");
+    for (const auto& claim : store.claims().list()) {
+      out << fmt::format("{:<28} {:<20} {:<18} {:<30} {:<8} {}\n", claim.name, claim.address, claim.mac.empty() ? "-" : claim.mac,
+                         fmt::format("{}/{}/{}", claim.holder.kind, claim.holder.namespace_name, claim.holder.name),
+                         claim.holder.ordinal ? std::to_string(*claim.holder.ordinal) : "-", claim.node);
     }
     return 0;
   } catch (const cni::Error& e) {
@@ -174,9 +200,15 @@ int plexus_main(int argc, char** argv, std::istream& in, std::ostream& out, std:
     sub->add_option("--container-id", attach_options.container_id, "Default: derived from --netns");
     sub->add_option("--ifname", attach_options.ifname, "The cluster network's interface (default eth0)");
     sub->add_option("--cni-path", attach_options.cni_path, "Where exec'd delegates are found (default: $CNI_PATH, else binDir)");
+    sub->add_option("--node", attach_options.node, "The node name sticky claims record (default: $NODE_NAME, else the host name)");
     const std::string cni_command = command;
     sub->callback([&, cni_command] { status = attach_main(attach_options, cni_command, out, err); });
   }
+
+  std::string claims_store;
+  auto* claims_cmd = app.add_subcommand("claims", "List a manifest store's sticky IPAM claims, releasing those whose holder is gone");
+  claims_cmd->add_option("--store", claims_store, "The manifest directory (claims live in its claims/)")->required();
+  claims_cmd->callback([&] { status = claims_main(claims_store, out); });
 
   add_install_commands(app, status, out, err);  // install, healthcheck: deploy/
 

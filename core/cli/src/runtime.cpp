@@ -6,6 +6,8 @@
 #include <plexus/meta/k8s_source.hpp>
 #include <plexus/meta/manifest_store.hpp>
 
+#include <unistd.h>
+
 #include <cstdlib>
 
 namespace plexus::cli {
@@ -20,12 +22,19 @@ invoke::DelegateMode to_invoke(meta::DelegateMode mode) {
   return invoke::DelegateMode::Auto;
 }
 
+std::string default_node_name() {
+  if (const char* node = std::getenv("NODE_NAME"); node != nullptr && *node != '\0') return node;
+  char host[256] = {};
+  return ::gethostname(host, sizeof host - 1) == 0 ? std::string(host) : std::string();
+}
+
 bool in_cluster() { return std::getenv("KUBERNETES_SERVICE_HOST") != nullptr && std::getenv("KUBERNETES_SERVICE_PORT") != nullptr; }
 
 }  // namespace
 
 MetaRuntime::MetaRuntime(const meta::MetaConfig& config, std::optional<std::filesystem::path> store,
-                         std::function<void(meta::LogLevel, std::string_view)> log, invoke::PluginLog plugin_log) {
+                         std::function<void(meta::LogLevel, std::string_view)> log, invoke::PluginLog plugin_log,
+                         std::string node_name) {
   std::vector<std::filesystem::path> dirs(config.plugin_dirs.begin(), config.plugin_dirs.end());
   if (dirs.empty()) dirs = default_plugin_dirs();
   // One call runs one or two types: load just their files when asked (a full scan maps every
@@ -50,6 +59,7 @@ MetaRuntime::MetaRuntime(const meta::MetaConfig& config, std::optional<std::file
 
   meta::EngineOptions options;
   options.log = std::move(log);
+  options.node_name = node_name.empty() ? default_node_name() : std::move(node_name);
   engine_ = std::make_unique<meta::MetaPlugin>(*router_, source_.get(), options);
 }
 

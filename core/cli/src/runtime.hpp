@@ -20,8 +20,10 @@ class MetaRuntime {
  public:
   // `store`: a manifest directory to resolve pods and NADs from instead of an API server.
   // `log` gets the engine's messages, `plugin_log` in-process plugins' own (the ABI host log).
+  // `node_name`: recorded in sticky claims; empty = $NODE_NAME, else the host name.
   MetaRuntime(const meta::MetaConfig& config, std::optional<std::filesystem::path> store,
-              std::function<void(meta::LogLevel, std::string_view)> log = {}, invoke::PluginLog plugin_log = {});
+              std::function<void(meta::LogLevel, std::string_view)> log = {}, invoke::PluginLog plugin_log = {},
+              std::string node_name = {});
 
   meta::MetaPlugin& engine() { return *engine_; }
   meta::NetworkSource* source() { return source_.get(); }

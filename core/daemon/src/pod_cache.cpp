@@ -22,11 +22,7 @@ std::string resource_version_of(const nlohmann::json& object) {
 
 }  // namespace
 
-meta::PodInfo pod_info(const k8s::Pod& pod) {
-  meta::PodInfo info{pod.namespace_name(), pod.name(), pod.uid(), pod.is_static(), {}};
-  for (auto& [key, value] : pod.annotations()) info.annotations.emplace(key, value);
-  return info;
-}
+meta::PodInfo pod_info(const k8s::Pod& pod) { return meta::pod_info_from(pod); }
 
 PodCache::PodCache(const k8s::ApiClient& api, std::string node_name, DaemonMetrics* metrics, Options options)
     : api_(api), field_selector_("spec.nodeName=" + node_name), metrics_(metrics), options_(std::move(options)) {}

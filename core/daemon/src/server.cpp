@@ -87,6 +87,10 @@ class SerializedSource final : public meta::NetworkSource {
     const std::lock_guard lock(mutex_);
     return inner_->set_network_status(ns, name, expected_uid, status_json_array);
   }
+  meta::ClaimStore* claim_store() override {
+    const std::lock_guard lock(mutex_);
+    return inner_->claim_store();
+  }
 
  private:
   std::mutex mutex_;
@@ -386,6 +390,7 @@ cni::Reply Daemon::handle_cni(cni::Request request) {
     for (const auto& [type, mode] : config.delegate_modes) router.set_mode(type, to_invoke(mode));
     TimedInvoker timed(router, metrics_);
     meta::EngineOptions options;
+    options.node_name = config_.node_name;
     options.log = [this, prefix](meta::LogLevel level, std::string_view message) { log(level, fmt::format("{}{}", prefix, message)); };
     meta::MetaPlugin engine(timed, source_.get(), options);
     reply = engine.handle(request);

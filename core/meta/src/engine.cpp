@@ -9,11 +9,13 @@
 #include <plexus/meta/default_route.hpp>
 #include <plexus/meta/resolution.hpp>
 #include <plexus/meta/status.hpp>
+#include <plexus/meta/sticky_claims.hpp>
 #include <plexus/scope_guard.hpp>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <optional>
 #include <thread>
@@ -62,21 +64,29 @@ cni::Error wrap(const Delegate& delegate, std::string_view verb, const cni::Erro
 std::optional<PodInfo> pod_from_runtime_config(const Call& call) {
   const auto it = call.config.runtime_config.find(kPodAnnotationsRuntimeKey);
   if (it == call.config.runtime_config.end() || !it->is_object()) return std::nullopt;
-  PodInfo pod{call.pod_namespace, call.pod_name, call.pod_uid, false, {}};
+  PodInfo pod{call.pod_namespace, call.pod_name, call.pod_uid, false, {}, {}, {}, false};
   for (const auto& [key, value] : it->items()) {
     if (value.is_string()) pod.annotations.emplace(key, value.get<std::string>());
   }
   return pod;
 }
 
-std::vector<Delegate> delegates_for(const Call& call, const cni::Request& request, const PodInfo* pod,
-                                    NetworkSource* source) {
+DelegateContext context_for(const Call& call, const cni::Request& request) {
   DelegateContext context;
   context.container_ifname = request.ifname.empty() ? "eth0" : request.ifname;
   context.runtime_args = call.args;
   context.runtime_config = call.config.runtime_config;
   context.runtime_config.erase(kPodAnnotationsRuntimeKey);
-  return build_delegates(resolve_networks(call.config, pod, source), context);
+  return context;
+}
+
+std::vector<Delegate> delegates_for(const Call& call, const cni::Request& request, const PodInfo* pod,
+                                    NetworkSource* source) {
+  return build_delegates(resolve_networks(call.config, pod, source), context_for(call, request));
+}
+
+bool any_sticky(const std::vector<ResolvedNetwork>& networks) {
+  return std::any_of(networks.begin(), networks.end(), [](const ResolvedNetwork& network) { return uses_sticky(network.config); });
 }
 
 // multus's AddedInterface text: "Add net1 [192.168.111.10/24] from default/ip-192" (Go's %v of
@@ -153,7 +163,30 @@ std::string MetaPlugin::add(const cni::Request& request) {
     throw cni::Error(cni::ErrorCode::Internal, fmt::format("expected pod {}/{} UID \"{}\" but got \"{}\" from the source",
                                                            call.pod_namespace, call.pod_name, call.pod_uid, pod->uid));
   }
-  const auto delegates = delegates_for(call, request, pod ? &*pod : nullptr, source_);
+  auto networks = resolve_networks(call.config, pod ? &*pod : nullptr, source_);
+  // Sticky IPAM: the replica's address and MAC are claimed before anything is attached, since
+  // the MAC must be known when the link is made. A pod known only from the runtime's annotations
+  // lacks its owner and labels: ask the source.
+  std::vector<ClaimedNetwork> claims;
+  ClaimStore* claim_store = nullptr;
+  if (any_sticky(networks)) {
+    if (pod && !pod->complete && source_ != nullptr) {
+      if (auto full = source_->get_pod(call.pod_namespace, call.pod_name, /*wait_for_pod=*/true)) pod = std::move(full);
+    }
+    claim_store = source_ != nullptr ? source_->claim_store() : nullptr;
+    claims = claim_sticky_networks(networks, pod ? &*pod : nullptr, claim_store, options_.node_name);
+  }
+  ScopeGuard release_claims([&] {
+    for (const auto& claimed : claims) {
+      if (!claimed.created) continue;
+      try {
+        claim_store->release(claimed.claim);
+      } catch (const std::exception& e) {
+        log(LogLevel::Error, fmt::format("rollback of sticky claim {}: {}", claimed.claim.name, e.what()));
+      }
+    }
+  });
+  const auto delegates = build_delegates(networks, context_for(call, request));
   const DefaultRoutePolicy default_route(delegates);  // refuses ECMP before anything is attached
 
   // The cache goes first, so a crash half-way still leaves DEL something to tear down.
@@ -197,6 +230,7 @@ std::string MetaPlugin::add(const cni::Request& request) {
     source_->set_network_status(call.pod_namespace, call.pod_name, call.pod_uid, annotation);
   }
   roll_back.dismiss();
+  release_claims.dismiss();
 
   const auto version = cni::effective_version(call.config.cni_version);
   auto printed = cni::print_result(attached.front().result, version);
@@ -205,13 +239,28 @@ std::string MetaPlugin::add(const cni::Request& request) {
   return printed;
 }
 
+void MetaPlugin::release_dynamic_claims(const std::vector<Delegate>& delegates, const ClaimHolder& pod) const {
+  const bool dynamic = std::any_of(delegates.begin(), delegates.end(), [](const Delegate& d) { return uses_dynamic_sticky(d.config); });
+  if (!dynamic || source_ == nullptr || pod.name.empty()) return;
+  try {
+    auto* store = source_->claim_store();
+    if (store == nullptr) return;
+    for (const auto& claim : store->held_by(pod)) store->release(claim);
+  } catch (const std::exception& e) {
+    // DEL stays idempotent and successful; on a cluster the pod's ownerReference frees it later.
+    log(LogLevel::Error, fmt::format("cannot release the sticky claims of {}: {}", pod.describe(), e.what()));
+  }
+}
+
 void MetaPlugin::del(const cni::Request& request) {
   Call call(request, invoker_);
   const DelegateCache cache(call.config.cni_dir);
   std::vector<Delegate> delegates;
+  ClaimHolder pod_holder{"Pod", call.pod_namespace, call.pod_name, call.pod_uid, std::nullopt};
   const auto lookup = cache.read(request.container_id);
   if (const auto* entry = std::get_if<CacheEntry>(&lookup)) {
     delegates = entry->delegates;
+    pod_holder = ClaimHolder{"Pod", entry->pod_namespace, entry->pod_name, entry->pod_uid, std::nullopt};
   } else {
     // Unlike multus, a missing or corrupt cache does not mean "do nothing": rebuild what can be
     // found (the pod's networks when the pod is still there, else the default networks).
@@ -248,6 +297,7 @@ void MetaPlugin::del(const cni::Request& request) {
     if (!call.config.retry_delete_on_error) cache.remove(request.container_id);
     throw cni::Error(code, fmt::format("{}", fmt::join(errors, "; ")));
   }
+  release_dynamic_claims(delegates, pod_holder);
   cache.remove(request.container_id);
 }
 

@@ -7,6 +7,23 @@
 
 namespace plexus::meta {
 
+PodInfo pod_info_from(const k8s::Pod& pod) {
+  PodInfo info{pod.namespace_name(), pod.name(), pod.uid(), pod.is_static(), {}, {}, {}, true};
+  for (auto& [key, value] : pod.annotations()) info.annotations.emplace(key, value);
+  const auto metadata = pod.json().value("metadata", nlohmann::json::object());
+  const auto labels = metadata.value("labels", nlohmann::json::object());
+  for (const auto& [key, value] : labels.items()) {
+    if (value.is_string()) info.labels.emplace(key, value.get<std::string>());
+  }
+  const auto owners = metadata.value("ownerReferences", nlohmann::json::array());
+  for (const auto& ref : owners) {
+    if (!ref.is_object()) continue;
+    info.owners.push_back(OwnerReference{ref.value("apiVersion", ""), ref.value("kind", ""), ref.value("name", ""),
+                                         ref.value("uid", ""), ref.value("controller", false)});
+  }
+  return info;
+}
+
 std::optional<NetworkAttachment> KubernetesSource::get_network_attachment(std::string_view ns, std::string_view name) {
   try {
     const auto nad = client_.get_network_attachment_definition(ns, name);
@@ -21,9 +38,7 @@ std::optional<NetworkAttachment> KubernetesSource::get_network_attachment(std::s
 std::optional<PodInfo> KubernetesSource::get_pod(std::string_view ns, std::string_view name, bool wait_for_pod) {
   try {
     const auto pod = client_.get_pod(ns, name, k8s::GetPodOptions{.retry_not_found = wait_for_pod});
-    PodInfo info{pod.namespace_name(), pod.name(), pod.uid(), pod.is_static(), {}};
-    for (auto& [key, value] : pod.annotations()) info.annotations.emplace(key, value);
-    return info;
+    return pod_info_from(pod);
   } catch (const k8s::ApiError& e) {
     if (e.is_not_found()) return std::nullopt;
     throw cni::Error(cni::ErrorCode::Internal, fmt::format("cannot get pod {}/{}: {}", ns, name, e.what()));

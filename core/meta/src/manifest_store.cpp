@@ -7,6 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <vector>
 
 namespace plexus::meta {
@@ -43,21 +44,47 @@ std::string text_at(const nlohmann::json& object, std::initializer_list<const ch
   return {};
 }
 
-std::map<std::string, std::string, std::less<>> annotations_of(const nlohmann::json& object) {
+// metadata.<field> (annotations, labels) of `object`, string values only.
+std::map<std::string, std::string, std::less<>> string_map_of(const nlohmann::json& object, const char* field) {
   std::map<std::string, std::string, std::less<>> out;
   const auto metadata = object.find("metadata");
   if (metadata == object.end() || !metadata->is_object()) return out;
-  const auto annotations = metadata->find("annotations");
-  if (annotations == metadata->end() || !annotations->is_object()) return out;
-  for (const auto& [key, value] : annotations->items()) {
+  const auto map = metadata->find(field);
+  if (map == metadata->end() || !map->is_object()) return out;
+  for (const auto& [key, value] : map->items()) {
     if (value.is_string()) out[key] = value.get<std::string>();
   }
   return out;
 }
 
+std::vector<OwnerReference> owners_of(const nlohmann::json& object) {
+  std::vector<OwnerReference> out;
+  const auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return out;
+  const auto refs = metadata->find("ownerReferences");
+  if (refs == metadata->end() || !refs->is_array()) return out;
+  for (const auto& ref : *refs) {
+    OwnerReference owner{text_at(ref, {"apiVersion"}), text_at(ref, {"kind"}), text_at(ref, {"name"}), text_at(ref, {"uid"}),
+                         text_at(ref, {"controller"}) == "true"};
+    out.push_back(std::move(owner));
+  }
+  return out;
+}
+
+std::size_t replicas_of(const nlohmann::json& object, const std::string& file) {
+  const auto text = text_at(object, {"spec", "replicas"});
+  if (text.empty()) return 1;  // the API's default
+  std::size_t replicas = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), replicas);
+  if (error != std::errc() || end != text.data() + text.size() || replicas > 100000) {
+    throw cni::Error(cni::ErrorCode::InvalidNetworkConfig, fmt::format("manifest {}: spec.replicas \"{}\" is not a replica count", file, text));
+  }
+  return replicas;
+}
+
 }  // namespace
 
-ManifestStore::ManifestStore(const std::filesystem::path& dir) {
+ManifestStore::ManifestStore(const std::filesystem::path& dir) : dir_(dir) {
   std::vector<std::filesystem::path> files;
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
@@ -81,7 +108,7 @@ ManifestStore::ManifestStore(const std::filesystem::path& dir) {
       if (!document.IsMap()) continue;  // empty documents between "---"
       const auto object = to_json(document);
       const auto kind = text_at(object, {"kind"});
-      if (kind != "NetworkAttachmentDefinition" && kind != "Pod") continue;
+      if (kind != "NetworkAttachmentDefinition" && kind != "Pod" && kind != "StatefulSet") continue;
       const auto name = text_at(object, {"metadata", "name"});
       if (name.empty()) {
         throw cni::Error(cni::ErrorCode::InvalidNetworkConfig,
@@ -89,11 +116,20 @@ ManifestStore::ManifestStore(const std::filesystem::path& dir) {
       }
       auto ns = text_at(object, {"metadata", "namespace"});
       if (ns.empty()) ns = "default";
-      const auto annotations = annotations_of(object);
+      const auto annotations = string_map_of(object, "annotations");
       if (kind == "Pod") {
-        PodInfo pod{ns, name, text_at(object, {"metadata", "uid"}), false, annotations};
+        PodInfo pod{ns, name, text_at(object, {"metadata", "uid"}), false, annotations, string_map_of(object, "labels"),
+                    owners_of(object), true};
         pod.is_static = annotations.count("kubernetes.io/config.mirror") != 0;
         pods_[{ns, name}] = std::move(pod);
+      } else if (kind == "StatefulSet") {
+        auto template_object = nlohmann::json::object();
+        if (object.contains("spec") && object["spec"].is_object() && object["spec"].contains("template")) {
+          template_object = object["spec"]["template"];
+        }
+        statefulsets_[{ns, name}] = StatefulSet{text_at(object, {"metadata", "uid"}), replicas_of(object, file.string()),
+                                                string_map_of(template_object, "annotations"),
+                                                string_map_of(template_object, "labels")};
       } else {
         NetworkAttachment attachment{ns, name, text_at(object, {"spec", "config"}), std::nullopt};
         if (const auto it = annotations.find(kResourceNameAnnotation); it != annotations.end()) {
@@ -112,7 +148,56 @@ std::optional<NetworkAttachment> ManifestStore::get_network_attachment(std::stri
 
 std::optional<PodInfo> ManifestStore::get_pod(std::string_view ns, std::string_view name, bool /*wait_for_pod*/) {
   const auto it = pods_.find({std::string(ns), std::string(name)});
-  return it == pods_.end() ? std::nullopt : std::optional<PodInfo>(it->second);
+  if (it != pods_.end()) return it->second;
+  return statefulset_pod(ns, name);
+}
+
+std::optional<PodInfo> ManifestStore::statefulset_pod(std::string_view ns, std::string_view name) const {
+  const auto dash = name.rfind('-');
+  if (dash == std::string_view::npos || dash + 1 == name.size()) return std::nullopt;
+  const auto sts = statefulsets_.find({std::string(ns), std::string(name.substr(0, dash))});
+  if (sts == statefulsets_.end()) return std::nullopt;
+  const auto digits = name.substr(dash + 1);
+  std::size_t ordinal = 0;
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), ordinal);
+  if (error != std::errc() || end != digits.data() + digits.size() || (digits.size() > 1 && digits.front() == '0') ||
+      ordinal >= sts->second.replicas) {
+    return std::nullopt;
+  }
+  PodInfo pod{std::string(ns), std::string(name), "", false, sts->second.annotations, sts->second.labels, {}, true};
+  pod.labels["apps.kubernetes.io/pod-index"] = std::to_string(ordinal);
+  pod.labels["statefulset.kubernetes.io/pod-name"] = std::string(name);
+  pod.owners.push_back(OwnerReference{"apps/v1", "StatefulSet", sts->first.second, sts->second.uid, true});
+  return pod;
+}
+
+bool ManifestStore::holder_exists(const ClaimHolder& holder) const {
+  const Key key{holder.namespace_name, holder.name};
+  if (holder.kind == "StatefulSet") {
+    const auto it = statefulsets_.find(key);
+    return it != statefulsets_.end() && (holder.uid.empty() || it->second.uid.empty() || holder.uid == it->second.uid);
+  }
+  if (holder.kind == "Pod") {
+    const auto it = pods_.find(key);
+    return it != pods_.end() && (holder.uid.empty() || it->second.uid.empty() || holder.uid == it->second.uid);
+  }
+  return false;
+}
+
+LocalClaimStore& ManifestStore::claims() {
+  if (!claims_) {
+    claims_ = std::make_unique<LocalClaimStore>(dir_ / "claims", [this](const ClaimHolder& holder) { return holder_exists(holder); });
+  }
+  return *claims_;
+}
+
+ClaimStore* ManifestStore::claim_store() {
+  auto& store = claims();
+  if (!orphans_released_) {
+    orphans_released_ = true;
+    store.release_orphans();
+  }
+  return &store;
 }
 
 bool ManifestStore::set_network_status(std::string_view ns, std::string_view name, std::string_view /*expected_uid*/,

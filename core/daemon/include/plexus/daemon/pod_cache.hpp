@@ -81,6 +81,7 @@ class CachedPodSource final : public meta::NetworkSource {
   // the GET; a 409 (the cache was behind) or any other failure takes the GET + PUT path.
   bool set_network_status(std::string_view ns, std::string_view name, std::string_view expected_uid,
                           std::string_view status_json_array) override;
+  meta::ClaimStore* claim_store() override { return direct_.claim_store(); }
 
  private:
   const k8s::ApiClient& api_;

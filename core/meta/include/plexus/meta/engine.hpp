@@ -10,6 +10,7 @@
 #include <plexus/meta/config.hpp>
 #include <plexus/meta/delegate.hpp>
 #include <plexus/meta/network_source.hpp>
+#include <plexus/meta/sticky_claims.hpp>
 
 #include <chrono>
 #include <functional>
@@ -29,6 +30,7 @@ struct EngineOptions {
   std::chrono::milliseconds readiness_poll{1000};
   std::function<void(std::chrono::milliseconds)> sleep;  // null = std::this_thread::sleep_for
   std::function<void(LogLevel, std::string_view)> log;   // null = silent
+  std::string node_name;  // recorded in sticky claims (who claimed), informative
 };
 
 // What ADD did, for callers that want more than the printed result (the CLI's inspect, tests).
@@ -61,6 +63,8 @@ class MetaPlugin {
  private:
   void wait_for_readiness(const MetaConfig& config) const;
   void log(LogLevel level, std::string_view message) const;
+  // DEL of a pod that got sticky addresses with allowDynamic: its claims go back to the pool.
+  void release_dynamic_claims(const std::vector<Delegate>& delegates, const ClaimHolder& pod) const;
 
   invoke::Invoker& invoker_;
   NetworkSource* source_;

@@ -5,9 +5,13 @@
 
 namespace plexus::k8s {
 class ApiClient;
+class Pod;
 }
 
 namespace plexus::meta {
+
+// The engine's view of a pod object: annotations, labels, owner references.
+PodInfo pod_info_from(const k8s::Pod& pod);
 
 class KubernetesSource final : public NetworkSource {
  public:

@@ -6,8 +6,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace plexus::meta {
+
+class ClaimStore;
 
 inline constexpr std::string_view kResourceNameAnnotation = "k8s.v1.cni.cncf.io/resourceName";
 
@@ -18,16 +21,32 @@ struct NetworkAttachment {
   std::optional<std::string> resource_name;  // k8s.v1.cni.cncf.io/resourceName, recorded only
 };
 
+struct OwnerReference {
+  std::string api_version;
+  std::string kind;
+  std::string name;
+  std::string uid;
+  bool controller = false;
+};
+
 struct PodInfo {
   std::string namespace_name;
   std::string name;
   std::string uid;
   bool is_static = false;  // a kubelet mirror pod: its API UID is not the runtime's
   std::map<std::string, std::string, std::less<>> annotations;
+  std::map<std::string, std::string, std::less<>> labels{};
+  std::vector<OwnerReference> owners{};
+  // False for a pod known only from the runtime's annotations (no labels, no owners).
+  bool complete = true;
 
   std::optional<std::string> annotation(std::string_view key) const {
     const auto it = annotations.find(key);
     return it == annotations.end() ? std::nullopt : std::optional<std::string>(it->second);
+  }
+  std::optional<std::string> label(std::string_view key) const {
+    const auto it = labels.find(key);
+    return it == labels.end() ? std::nullopt : std::optional<std::string>(it->second);
   }
 };
 
@@ -41,6 +60,8 @@ class NetworkSource {
   // Publishes the network-status annotation. Returns false when this source keeps no status.
   virtual bool set_network_status(std::string_view ns, std::string_view name, std::string_view expected_uid,
                                   std::string_view status_json_array) = 0;
+  // Where the sticky IPAM's claims live for this source; null = sticky networks are refused.
+  virtual ClaimStore* claim_store() { return nullptr; }
 };
 
 }  // namespace plexus::meta
