@@ -111,6 +111,35 @@ TEST(ManifestStore, MalformedYamlNamesTheFile) {
   }
 }
 
+// Found by tests/fuzz/manifest_store_fuzz: each crashed plexus (a stack overflow, a hang, or an
+// exception that is no cni::Error) before it was refused as a bad manifest.
+TEST(ManifestStore, HostileYamlIsCode7NamingTheFile) {
+  const std::string laughs = "kind: Pod\nmetadata: {name: x}\na: &a [x,x,x,x,x,x,x,x,x,x]\n"
+                             "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+                             "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+                             "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f,*f]\n";
+  const std::pair<std::string, std::string> cases[] = {
+      {"kind: Pod\nmetadata: &a {name: x, self: *a}\n", "deeper than 64"},      // alias cycle
+      {laughs, "more than 100000 YAML nodes"},                                   // 10^7 nodes expanded
+      {"kind: Pod\n? [a]\n: b\nmetadata: {name: x}\n", "bad conversion"},      // a key that is no scalar
+      {"{\"kind\": \"Pod\"},", "must be JSON"},                                  // yaml-cpp 0.7 never returns
+      {"kind: NetworkAttachmentDefinition\nmetadata: {name: n}\nspec:\n  config:\n    type: bri\x94" "dge\n",
+       "invalid UTF-8"},
+  };
+  for (const auto& [yaml, why] : cases) {
+    TempDir dir;
+    dir.write("hostile.yaml", yaml);
+    try {
+      ManifestStore store(dir.path());
+      ADD_FAILURE() << "accepted: " << yaml;
+    } catch (const cni::Error& e) {
+      EXPECT_EQ(e.code(), 7);
+      EXPECT_NE(e.msg().find("hostile.yaml"), std::string::npos) << e.msg();
+      EXPECT_NE(e.msg().find(why), std::string::npos) << e.msg();
+    }
+  }
+}
+
 TEST(Resolution, SelectionFromNadKeepsConfigAndResourceName) {
   Fixture f;
   ManifestStore store(f.manifests.path());

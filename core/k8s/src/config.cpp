@@ -1,5 +1,6 @@
 // kubeconfig (the subset kubectl users write by hand and installers generate) and in-cluster.
 #include "plexus/k8s/config.hpp"
+#include "plexus/k8s/yaml_guard.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -96,7 +97,9 @@ ClusterConfig load_kubeconfig(const fs::path& path, const std::string& context) 
   const std::string where = "kubeconfig " + path.string();
   YAML::Node root;
   try {
-    root = YAML::Load(read_text_file(path, where));
+    const std::string text = read_text_file(path, where);
+    if (const auto refusal = yaml_refusal(text)) throw ConfigError(where + ": " + *refusal);
+    root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     throw ConfigError(where + ": not valid YAML: " + e.what());
   }

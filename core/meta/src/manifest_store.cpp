@@ -1,6 +1,7 @@
 #include <plexus/meta/manifest_store.hpp>
 
 #include <plexus/cni/errors.hpp>
+#include <plexus/k8s/yaml_guard.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -8,22 +9,36 @@
 
 #include <algorithm>
 #include <charconv>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
 #include <vector>
 
 namespace plexus::meta {
 namespace {
 
+// Aliases make a YAML graph, not a tree: "&a [*a]" is a cycle and ten levels of ten aliases
+// are 10^10 nodes once expanded. Real NAD and Pod manifests are far inside these bounds.
+constexpr int kMaxDepth = 64;
+constexpr std::size_t kMaxNodes = 100000;
+
+struct TooLarge : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // YAML to JSON with every scalar kept as its text: the fields read here are all strings.
-nlohmann::json to_json(const YAML::Node& node) {
+nlohmann::json to_json(const YAML::Node& node, std::size_t& nodes, int depth = 0) {
+  if (depth > kMaxDepth) throw TooLarge(fmt::format("nested deeper than {} levels (an alias cycle?)", kMaxDepth));
+  if (++nodes > kMaxNodes) throw TooLarge(fmt::format("more than {} YAML nodes with aliases expanded", kMaxNodes));
   switch (node.Type()) {
     case YAML::NodeType::Map: {
       auto object = nlohmann::json::object();
-      for (const auto& entry : node) object[entry.first.as<std::string>()] = to_json(entry.second);
+      for (const auto& entry : node) object[entry.first.as<std::string>()] = to_json(entry.second, nodes, depth + 1);
       return object;
     }
     case YAML::NodeType::Sequence: {
       auto array = nlohmann::json::array();
-      for (const auto& item : node) array.push_back(to_json(item));
+      for (const auto& item : node) array.push_back(to_json(item, nodes, depth + 1));
       return array;
     }
     case YAML::NodeType::Scalar:
@@ -100,42 +115,57 @@ ManifestStore::ManifestStore(const std::filesystem::path& dir) : dir_(dir) {
   for (const auto& file : files) {
     std::vector<YAML::Node> documents;
     try {
-      documents = YAML::LoadAllFromFile(file.string());
+      std::ifstream in(file, std::ios::binary);
+      if (!in) throw cni::Error(cni::ErrorCode::InvalidNetworkConfig, fmt::format("manifest {}: cannot read it", file.string()));
+      const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+      if (const auto refusal = k8s::yaml_refusal(text)) {
+        throw cni::Error(cni::ErrorCode::InvalidNetworkConfig, fmt::format("manifest {}: {}", file.string(), *refusal));
+      }
+      documents = YAML::LoadAll(text);
     } catch (const YAML::Exception& e) {
       throw cni::Error(cni::ErrorCode::InvalidNetworkConfig, fmt::format("manifest {}: {}", file.string(), e.what()));
     }
     for (const auto& document : documents) {
-      if (!document.IsMap()) continue;  // empty documents between "---"
-      const auto object = to_json(document);
-      const auto kind = text_at(object, {"kind"});
-      if (kind != "NetworkAttachmentDefinition" && kind != "Pod" && kind != "StatefulSet") continue;
-      const auto name = text_at(object, {"metadata", "name"});
-      if (name.empty()) {
-        throw cni::Error(cni::ErrorCode::InvalidNetworkConfig,
-                         fmt::format("manifest {}: a {} without metadata.name", file.string(), kind));
-      }
-      auto ns = text_at(object, {"metadata", "namespace"});
-      if (ns.empty()) ns = "default";
-      const auto annotations = string_map_of(object, "annotations");
-      if (kind == "Pod") {
-        PodInfo pod{ns, name, text_at(object, {"metadata", "uid"}), false, annotations, string_map_of(object, "labels"),
-                    owners_of(object), true};
-        pod.is_static = annotations.count("kubernetes.io/config.mirror") != 0;
-        pods_[{ns, name}] = std::move(pod);
-      } else if (kind == "StatefulSet") {
-        auto template_object = nlohmann::json::object();
-        if (object.contains("spec") && object["spec"].is_object() && object["spec"].contains("template")) {
-          template_object = object["spec"]["template"];
+      try {
+        if (!document.IsMap()) continue;  // empty documents between "---"
+        std::size_t nodes = 0;
+        const auto object = to_json(document, nodes);
+        const auto kind = text_at(object, {"kind"});
+        if (kind != "NetworkAttachmentDefinition" && kind != "Pod" && kind != "StatefulSet") continue;
+        const auto name = text_at(object, {"metadata", "name"});
+        if (name.empty()) {
+          throw cni::Error(cni::ErrorCode::InvalidNetworkConfig,
+                           fmt::format("manifest {}: a {} without metadata.name", file.string(), kind));
         }
-        statefulsets_[{ns, name}] = StatefulSet{text_at(object, {"metadata", "uid"}), replicas_of(object, file.string()),
-                                                string_map_of(template_object, "annotations"),
-                                                string_map_of(template_object, "labels")};
-      } else {
-        NetworkAttachment attachment{ns, name, text_at(object, {"spec", "config"}), std::nullopt};
-        if (const auto it = annotations.find(kResourceNameAnnotation); it != annotations.end()) {
-          attachment.resource_name = it->second;
+        auto ns = text_at(object, {"metadata", "namespace"});
+        if (ns.empty()) ns = "default";
+        const auto annotations = string_map_of(object, "annotations");
+        if (kind == "Pod") {
+          PodInfo pod{ns, name, text_at(object, {"metadata", "uid"}), false, annotations, string_map_of(object, "labels"),
+                      owners_of(object), true};
+          pod.is_static = annotations.count("kubernetes.io/config.mirror") != 0;
+          pods_[{ns, name}] = std::move(pod);
+        } else if (kind == "StatefulSet") {
+          auto template_object = nlohmann::json::object();
+          if (object.contains("spec") && object["spec"].is_object() && object["spec"].contains("template")) {
+            template_object = object["spec"]["template"];
+          }
+          statefulsets_[{ns, name}] = StatefulSet{text_at(object, {"metadata", "uid"}), replicas_of(object, file.string()),
+                                                  string_map_of(template_object, "annotations"),
+                                                  string_map_of(template_object, "labels")};
+        } else {
+          NetworkAttachment attachment{ns, name, text_at(object, {"spec", "config"}), std::nullopt};
+          if (const auto it = annotations.find(kResourceNameAnnotation); it != annotations.end()) {
+            attachment.resource_name = it->second;
+          }
+          attachments_[{ns, name}] = std::move(attachment);
         }
-        attachments_[{ns, name}] = std::move(attachment);
+      } catch (const cni::Error&) {
+        throw;
+      } catch (const std::exception& e) {
+        // TooLarge; a key that is no scalar ("? [a]: b"); a config written as a YAML map that is
+        // not UTF-8, which JSON text cannot carry.
+        throw cni::Error(cni::ErrorCode::InvalidNetworkConfig, fmt::format("manifest {}: {}", file.string(), e.what()));
       }
     }
   }
