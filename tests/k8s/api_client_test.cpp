@@ -1,4 +1,4 @@
-// Pod and NAD GETs, retries, the network-status write and timeouts against the fake apiserver.
+// Pod and NAD GETs, retries, the network-status write, Events and timeouts against the fake apiserver.
 #include "k8s_test_support.hpp"
 
 #include <chrono>
@@ -323,4 +323,81 @@ TEST_F(ApiClientTest, MergePatchOfTheStatusSubresource) {
 }
 
 }  // namespace
+
+// An Event as client-go's recorder writes it (multus's Eventf): POSTed to the pod's namespace,
+// named <pod>.<hex nanoseconds>, with involvedObject, reason, type, message, source and count.
+TEST_F(ApiClientTest, CreateEventPostsACoreV1EventAboutThePod) {
+  k8s::Event event;
+  event.involved_object = {"v1", "Pod", "team-a", "web", "uid-1"};
+  event.type = "Normal";
+  event.reason = "AddedInterface";
+  event.message = "Add net1 [192.168.111.10/24] from default/ip-192";
+  event.source_component = "plexus";
+  event.source_host = "node-7";
+  event.time = std::chrono::system_clock::time_point(std::chrono::nanoseconds(1780000000123456789LL));
+  const auto stored = client().create_event(event);
+  EXPECT_FALSE(stored["metadata"].value("uid", "").empty()) << "the server's copy comes back";
+
+  const auto log = server.requests();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].method, "POST");
+  EXPECT_EQ(log[0].path, "/api/v1/namespaces/team-a/events");
+  EXPECT_EQ(log[0].content_type, "application/json");
+  EXPECT_EQ(log[0].status, 201);
+  const auto events = server.kube_events();
+  ASSERT_EQ(events.size(), 1u);
+  const auto& sent = events[0];
+  EXPECT_EQ(sent["metadata"]["name"], "web.18b3d491bb8dcd15");
+  EXPECT_EQ(sent["metadata"]["namespace"], "team-a");
+  EXPECT_EQ(sent["involvedObject"],
+            (nlohmann::json{{"kind", "Pod"}, {"namespace", "team-a"}, {"name", "web"}, {"apiVersion", "v1"}, {"uid", "uid-1"}}));
+  EXPECT_EQ(sent["reason"], "AddedInterface");
+  EXPECT_EQ(sent["type"], "Normal");
+  EXPECT_EQ(sent["message"], "Add net1 [192.168.111.10/24] from default/ip-192");
+  EXPECT_EQ(sent["source"], (nlohmann::json{{"component", "plexus"}, {"host", "node-7"}}));
+  EXPECT_EQ(sent["count"], 1);
+  EXPECT_EQ(sent["firstTimestamp"], "2026-05-28T20:26:40Z");
+  EXPECT_EQ(sent["lastTimestamp"], sent["firstTimestamp"]);
+}
+
+TEST_F(ApiClientTest, CreateEventCutsALongMessageAtACharacterBoundary) {
+  k8s::Event event;
+  event.involved_object = {"v1", "Pod", "team-a", "web", ""};
+  event.type = "Warning";
+  event.reason = "ErrorAddingInterface";
+  event.message = std::string(1023, 'x') + "\xc3\xa9" + std::string(100, 'y');  // the 2-byte char straddles 1024
+  client().create_event(event);
+  const auto events = server.kube_events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["message"].get<std::string>(), std::string(1023, 'x'));
+  EXPECT_FALSE(events[0]["involvedObject"].contains("uid")) << "an unknown uid is left out";
+  EXPECT_FALSE(events[0]["source"].contains("host"));
+}
+
+TEST_F(ApiClientTest, CreateEventIsOneAttemptBoundedByItsTimeout) {
+  server.delay_next_matching("POST", "/events", 1, std::chrono::milliseconds(3000));
+  k8s::Event event;
+  event.involved_object = {"v1", "Pod", "team-a", "web", ""};
+  event.reason = "AddedInterface";
+  const auto start = Clock::now();
+  try {
+    client().create_event(event, std::chrono::milliseconds(300));
+    FAIL() << "a 3 s answer beat a 300 ms timeout";
+  } catch (const ApiError& error) {
+    EXPECT_TRUE(error.is_timeout()) << error.what();
+  }
+  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(2500));
+
+  server.fail_next_matching("POST", "/events", 1, 403, "events is forbidden");
+  try {
+    client().create_event(event);
+    FAIL() << "403 ignored";
+  } catch (const ApiError& error) {
+    EXPECT_EQ(error.http_status(), 403);
+  }
+  EXPECT_TRUE(server.kube_events().empty());
+  event.involved_object.namespace_name = "team-a/../x";
+  EXPECT_THROW(client().create_event(event), std::invalid_argument);
+}
+
 }  // namespace plexus::test

@@ -61,6 +61,17 @@ Response ApiClient::put(std::string_view path, std::string_view json_body) const
   return perform(request);
 }
 
+Response ApiClient::post(std::string_view path, std::string_view json_body,
+                         std::chrono::milliseconds timeout) const {
+  Request request;
+  request.method = "POST";
+  request.path = std::string(path);
+  request.body = std::string(json_body);
+  request.content_type = "application/json";
+  request.timeout = timeout;
+  return perform(request);
+}
+
 Response ApiClient::patch(std::string_view path, std::string_view json_body,
                           std::string_view content_type) const {
   Request request;

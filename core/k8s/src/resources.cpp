@@ -1,6 +1,10 @@
-// The typed calls: pod GET with multus's retries, NAD GET, the network-status write, list, watch.
+// The typed calls: pod GET with multus's retries, NAD GET, the network-status write, Events, list,
+// watch.
 #include "plexus/k8s/api_client.hpp"
 #include "request.hpp"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
 
 #include <random>
 #include <thread>
@@ -70,6 +74,16 @@ nlohmann::json parse_object(const Response& response, const char* what) {
                    static_cast<int>(response.status), {}, {});
   }
   return parsed;
+}
+
+// The apiserver refuses an Event note over 1 KiB; cut at a character boundary, as client-go
+// truncates rather than lose the event.
+std::string event_message(std::string_view message) {
+  constexpr std::size_t kMaxMessage = 1024;
+  if (message.size() <= kMaxMessage) return std::string(message);
+  std::size_t end = kMaxMessage;
+  while (end > 0 && (static_cast<unsigned char>(message[end]) & 0xC0U) == 0x80U) --end;
+  return std::string(message.substr(0, end));
 }
 
 }  // namespace
@@ -183,6 +197,36 @@ Pod ApiClient::set_network_status(std::string_view ns, std::string_view name,
       std::this_thread::sleep_for(std::chrono::milliseconds(base + jitter));
     }
   }
+}
+
+nlohmann::json ApiClient::create_event(const Event& event, std::chrono::milliseconds timeout) const {
+  const auto& object = event.involved_object;
+  const std::string ns = path_segment(object.namespace_name, "namespace");
+  path_segment(object.name, "involved object name");
+  const auto since_epoch = event.time.time_since_epoch();
+  const auto stamp = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}",
+                                 std::chrono::time_point_cast<std::chrono::seconds>(event.time));
+  nlohmann::json involved = {{"kind", object.kind}, {"namespace", object.namespace_name},
+                             {"name", object.name}, {"apiVersion", object.api_version}};
+  if (!object.uid.empty()) involved["uid"] = object.uid;
+  nlohmann::json source = {{"component", event.source_component}};
+  if (!event.source_host.empty()) source["host"] = event.source_host;
+  const nlohmann::json body = {
+      {"apiVersion", "v1"},
+      {"kind", "Event"},
+      {"metadata",
+       {{"name", fmt::format("{}.{:x}", object.name,
+                             std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch).count())},
+        {"namespace", ns}}},
+      {"involvedObject", involved},
+      {"reason", event.reason},
+      {"message", event_message(event.message)},
+      {"source", source},
+      {"firstTimestamp", stamp},
+      {"lastTimestamp", stamp},
+      {"count", 1},
+      {"type", event.type}};
+  return parse_object(post("/api/v1/namespaces/" + ns + "/events", body.dump(), timeout), "Event");
 }
 
 PodList ApiClient::list_pods(std::string_view field_selector, std::string_view ns) const {

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
 #include <fstream>
 #include <random>
@@ -377,6 +378,23 @@ void FakeApiServer::interpose_writer(int count, std::function<void(json&)> write
   interposer_ = std::move(writer);
 }
 
+void FakeApiServer::fail_next_matching(const std::string& method, const std::string& path_suffix, int count,
+                                       int status, const std::string& message) {
+  std::lock_guard lock(mutex_);
+  matching_faults_.push_back(MatchingFault{method, path_suffix, count, status, message, std::chrono::milliseconds(0)});
+}
+
+void FakeApiServer::delay_next_matching(const std::string& method, const std::string& path_suffix, int count,
+                                        std::chrono::milliseconds delay) {
+  std::lock_guard lock(mutex_);
+  matching_faults_.push_back(MatchingFault{method, path_suffix, count, 0, {}, delay});
+}
+
+std::vector<json> FakeApiServer::kube_events() const {
+  std::lock_guard lock(mutex_);
+  return kube_events_;
+}
+
 void FakeApiServer::compact() {
   std::lock_guard lock(mutex_);
   compacted_before_ = resource_version_;
@@ -450,6 +468,15 @@ void FakeApiServer::serve_stream(TlsStream& tls_stream) {
       if (delay_count_ > 0) {
         --delay_count_;
         delay = delay_;
+      }
+      for (auto& fault : matching_faults_) {
+        const auto& path = recorded.path;
+        const bool matches = fault.remaining > 0 && fault.method == recorded.method && path.size() >= fault.path_suffix.size() &&
+                             path.compare(path.size() - fault.path_suffix.size(), fault.path_suffix.size(), fault.path_suffix) == 0;
+        if (!matches) continue;
+        --fault.remaining;
+        if (fault.status != 0 && !injected) injected = HttpReply{fault.status, status_body(fault.status, fault.message)};
+        if (fault.delay.count() > 0) delay = std::max(delay, fault.delay);
       }
       const std::string bearer = "Bearer ";
       if (recorded.authorization.rfind(bearer, 0) == 0) {
@@ -692,6 +719,39 @@ FakeApiServer::HttpReply FakeApiServer::route(const RecordedRequest& request) {
     stored = candidate;
     record_event_locked("MODIFIED", stored);
     return {200, stored};
+  }
+
+  // /api/v1/namespaces/NS/events: create (POST), validated as the apiserver validates core/v1 Events.
+  if (path.size() == 5 && is({"api", "v1", "namespaces", nullptr, "events"})) {
+    if (request.method != "POST") return {405, status_body(405, "the server does not allow this method on the requested resource")};
+    const std::string& ns = path[3];
+    json event = json::parse(request.body, nullptr, false);
+    if (!event.is_object()) return {400, status_body(400, "the request body is not a JSON object")};
+    auto& metadata = event["metadata"];
+    const std::string name = metadata.is_object() ? metadata.value("name", "") : "";
+    if (metadata.is_object() && metadata.value("namespace", ns) != ns) {
+      return {400, status_body(400, "the namespace of the provided object does not match the namespace sent on the request")};
+    }
+    const auto invalid = [&](const std::string& why) {
+      return HttpReply{422, status_body(422, "Event \"" + name + "\" is invalid: " + why, "events", name)};
+    };
+    if (name.empty()) return invalid("metadata.name: Required value: name or generateName is required");
+    const json involved = event.value("involvedObject", json::object());
+    if (involved.value("namespace", "") != ns) return invalid("involvedObject.namespace: Invalid value: does not match event.namespace");
+    const std::string type = event.value("type", "");
+    if (type != "Normal" && type != "Warning") return invalid("type: Unsupported value: \"" + type + "\"");
+    if (event.value("reason", "").empty()) return invalid("reason: Required value");
+    for (const auto& stored : kube_events_) {
+      if (stored["metadata"]["namespace"] == ns && stored["metadata"]["name"] == name) {
+        return {409, status_body(409, "events \"" + name + "\" already exists", "events", name)};
+      }
+    }
+    metadata["namespace"] = ns;
+    metadata["uid"] = new_uid();
+    metadata["creationTimestamp"] = now_rfc3339();
+    metadata["resourceVersion"] = std::to_string(bump_locked());
+    kube_events_.push_back(event);
+    return {201, event};
   }
 
   // /apis/k8s.cni.cncf.io/v1/namespaces/NS/network-attachment-definitions[/NAME]

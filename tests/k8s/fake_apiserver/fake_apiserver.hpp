@@ -2,8 +2,9 @@
 // start, bearer-token and client-certificate auth, pods and NetworkAttachmentDefinitions in memory
 // at the real paths with the real JSON shapes and status codes (metav1.Status bodies, 409 on a
 // stale resourceVersion, resourceVersion bumped on every write), pods/status PUT and merge-PATCH,
-// list and chunked watch. Tests can make it fail or stall the next requests, inject 410 Gone into
-// watches, and read back every request it received. Each connection runs on its own thread;
+// list and chunked watch, core/v1 Events created with POST (validated as the apiserver does). Tests
+// can make it fail or stall the next requests (all, or those of one method and path), inject 410
+// Gone into watches, and read back every request it received and every Event it stored. Each connection runs on its own thread;
 // stop() (or the destructor) ends them all.
 #pragma once
 
@@ -80,11 +81,20 @@ class FakeApiServer {
   // Watch events older than the current resourceVersion are forgotten: a watch starting there
   // gets an ERROR event with a 410 Expired Status, as after etcd compaction.
   void compact();
+  // Only requests of `method` whose path ends with `path_suffix` (e.g. "/events", "/status"):
+  // the next `count` of them are answered `status`, or answered only after `delay`.
+  void fail_next_matching(const std::string& method, const std::string& path_suffix, int count, int status,
+                          const std::string& message = "injected failure");
+  void delay_next_matching(const std::string& method, const std::string& path_suffix, int count,
+                           std::chrono::milliseconds delay);
   // Every open watch gets an ERROR 410 event and ends.
   void expire_open_watches();
   // Every open watch ends cleanly (as at timeoutSeconds).
   void close_open_watches();
   int open_watches() const;
+
+  // --- core/v1 Events stored by POST /api/v1/namespaces/NS/events, in arrival order ---
+  std::vector<nlohmann::json> kube_events() const;
 
   // --- the request log ---
   std::vector<RecordedRequest> requests() const;
@@ -128,6 +138,16 @@ class FakeApiServer {
   std::chrono::milliseconds delay_{0};
   int interpose_count_ = 0;
   std::function<void(nlohmann::json&)> interposer_;
+  struct MatchingFault {
+    std::string method;
+    std::string path_suffix;
+    int remaining = 0;
+    int status = 0;  // 0: delay only
+    std::string message;
+    std::chrono::milliseconds delay{0};
+  };
+  std::vector<MatchingFault> matching_faults_;
+  std::vector<nlohmann::json> kube_events_;
   std::vector<RecordedRequest> log_;
   std::thread acceptor_thread_;
   std::vector<std::thread> connection_threads_;

@@ -1,5 +1,5 @@
 // An HTTPS client for the Kubernetes API over libcurl, and the few typed calls plexus needs:
-// pods, NetworkAttachmentDefinitions, the network-status annotation, pod list and watch.
+// pods, NetworkAttachmentDefinitions, the network-status annotation, pod list and watch, Events.
 //
 // TLS verification (peer and host name) is always on. Every request has a bounded connect and
 // total time. Retries follow multus: a pod GET retries 500/503/connection refused or reset (and,
@@ -113,6 +113,26 @@ class NetworkAttachmentDefinition {
   nlohmann::json object_;
 };
 
+// A core/v1 Event about one object, the fields client-go's recorder fills (multus's
+// EventRecorder.Eventf): the object, type Normal or Warning, reason, message, source.
+struct ObjectReference {
+  std::string api_version = "v1";
+  std::string kind = "Pod";
+  std::string namespace_name;
+  std::string name;
+  std::string uid;  // empty: left out
+};
+
+struct Event {
+  ObjectReference involved_object;
+  std::string type = "Normal";
+  std::string reason;
+  std::string message;  // cut to 1024 bytes, the apiserver's limit for a note
+  std::string source_component;
+  std::string source_host;  // empty: left out
+  std::chrono::system_clock::time_point time = std::chrono::system_clock::now();
+};
+
 struct PodList {
   std::vector<Pod> items;
   std::string resource_version;  // where a following watch starts
@@ -160,6 +180,8 @@ class ApiClient {
   // One attempt each, no retries. `path_and_query` starts with "/"; bodies are JSON.
   Response get(std::string_view path_and_query) const;
   Response put(std::string_view path, std::string_view json_body) const;
+  Response post(std::string_view path, std::string_view json_body,
+                std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) const;
   // content_type: application/merge-patch+json, application/strategic-merge-patch+json, ...
   Response patch(std::string_view path, std::string_view json_body,
                  std::string_view content_type = "application/merge-patch+json") const;
@@ -177,6 +199,12 @@ class ApiClient {
   Pod set_network_status(std::string_view ns, std::string_view name,
                          std::optional<std::string_view> expected_uid,
                          std::string_view status_json_array) const;
+
+  // POSTs `event` to /api/v1/namespaces/<its object's namespace>/events, one attempt bounded by
+  // `timeout` (0 = the client's request timeout), named <object>.<unix nanoseconds in hex> as
+  // client-go names them. Returns the event as the server stored it.
+  nlohmann::json create_event(const Event& event,
+                              std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) const;
 
   PodList list_pods(std::string_view field_selector, std::string_view ns = {}) const;
 
