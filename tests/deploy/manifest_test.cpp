@@ -127,7 +127,8 @@ TEST(Manifests, CrdIsTheNetworkPlumbingOne) {
 TEST(Manifests, RbacGrantsExactlyWhatPlexusCalls) {
   const auto file = kDeploy / "rbac.yaml";
   const auto role = only(file, "ClusterRole");
-  // (apiGroup, resource, verb) triples: the GETs, the node pod cache's LIST/WATCH, the status PUT.
+  // (apiGroup, resource, verb) triples: the GETs, the node pod cache's LIST/WATCH, the status PUT,
+  // the pods' Events.
   std::set<std::tuple<std::string, std::string, std::string>> granted;
   for (const auto& rule : role["rules"]) {
     EXPECT_FALSE(rule["resourceNames"]) << "not needed";
@@ -141,7 +142,7 @@ TEST(Manifests, RbacGrantsExactlyWhatPlexusCalls) {
   }
   const std::set<std::tuple<std::string, std::string, std::string>> expected = {
       {"", "pods", "get"},        {"", "pods", "list"}, {"", "pods", "watch"}, {"", "pods/status", "update"},
-      {"k8s.cni.cncf.io", "network-attachment-definitions", "get"}};
+      {"k8s.cni.cncf.io", "network-attachment-definitions", "get"}, {"", "events", "create"}};
   EXPECT_EQ(granted, expected);
 
   const auto account = only(file, "ServiceAccount");

@@ -19,6 +19,7 @@
 #include <plexus/k8s/config.hpp>
 #include <plexus/meta/config.hpp>
 #include <plexus/meta/engine.hpp>
+#include <plexus/meta/events.hpp>
 #include <plexus/meta/k8s_source.hpp>
 #include <plexus/net/netns.hpp>
 
@@ -317,8 +318,16 @@ class Node {
     plexus::meta::EngineOptions options;
     options.readiness_timeout = engine_readiness_timeout;
     options.readiness_poll = std::chrono::milliseconds(50);
+    // Events as thin plexus sends them: after the reply, each POST bounded by a second.
+    plexus::meta::BufferedEvents events;
+    options.events = &events;
     plexus::meta::MetaPlugin engine(router, &source, options);
-    return plexus::net::in_netns(fs::path(host().path()), [&] { return engine.handle(request); });
+    return plexus::net::in_netns(fs::path(host().path()), [&] {
+      auto reply = engine.handle(request);
+      events.send_all(plexus::meta::kubernetes_event_sender(client, "node-1", std::chrono::milliseconds(1000)),
+                      [&reply](std::string_view message) { reply.stderr_data += std::string(message) + "\n"; });
+      return reply;
+    });
   }
 
   Mode mode_;
@@ -415,11 +424,15 @@ TEST_P(E2e, MotivatingExampleWithApiLogAndNetworkStatus) {
   // And the fake stored it on the pod.
   EXPECT_EQ(node.api().pod("default", "licensed-app")->at("metadata").at("annotations").at(kNetworkStatus), annotation);
 
-  // DEL from the delegate cache: no API call at all, and everything is gone.
+  // DEL from the delegate cache: no NAD lookups, only network-status cleared (GET, PUT "[]"), and
+  // everything is gone.
   node.api().clear_requests();
   const auto deleted = node.del("default", "licensed-app", config);
   ASSERT_EQ(deleted.exit_code, 0) << describe(deleted);
-  EXPECT_TRUE(node.api().requests().empty()) << node.api().requests().front().method << " " << node.api().requests().front().path;
+  std::vector<std::string> del_calls;
+  for (const auto& r : node.api().requests()) del_calls.push_back(r.method + " " + r.path);
+  EXPECT_THAT(del_calls, ::testing::ElementsAre("GET /api/v1/namespaces/default/pods/licensed-app",
+                                                "PUT /api/v1/namespaces/default/pods/licensed-app/status"));
   expect_pod_empty(node.pod());
   EXPECT_TRUE(host_local_allocations(node.ipam_dir()).empty());
 }
@@ -507,6 +520,162 @@ TEST_P(E2e, NamespaceIsolationRefusesOtherNamespaces) {
   const auto after_host = settled_snapshot(node.host(), before_host);
   EXPECT_TRUE(after_host == before_host) << after_host.changes_since(before_host);
   EXPECT_TRUE(host_local_allocations(node.ipam_dir()).empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kubernetes Events, as multus records them.
+
+std::vector<json> events_with_reason(plexus::test::FakeApiServer& api, const std::string& reason) {
+  std::vector<json> out;
+  for (const auto& event : api.kube_events()) {
+    if (event.at("reason") == reason) out.push_back(event);
+  }
+  return out;
+}
+
+std::string network_status_of(plexus::test::FakeApiServer& api, const std::string& ns, const std::string& name) {
+  const auto pod = api.pod(ns, name);
+  if (!pod) return "<no pod>";
+  const auto annotations = pod->at("metadata").value("annotations", json::object());
+  return annotations.value(kNetworkStatus, "<none>");
+}
+
+// ADD: one Normal AddedInterface per attachment, in multus's words, on the pod object; DEL clears
+// network-status to "[]" and sends nothing.
+TEST_P(E2e, AddedInterfaceEventsAndDelClearsNetworkStatus) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  node.add_nad("default", "ip-192", Node::macvlan_static("ip-192"));
+  const auto uid = node.add_pod(
+      "default", "licensed-app",
+      {{"k8s.v1.cni.cncf.io/networks", R"([{"name":"ip-192","ips":["192.168.111.10/24"],"mac":"20:01:02:03:04:05"}])"}});
+  const auto config = node.meta_config();
+
+  const auto added = node.add("default", "licensed-app", config);
+  ASSERT_EQ(added.exit_code, 0) << describe(added);
+  const auto eth0 = inet_addresses(link_json(node.pod(), "eth0"));
+  ASSERT_EQ(eth0.size(), 1U);
+  const auto events = node.api().kube_events();
+  ASSERT_EQ(events.size(), 2U) << json(events).dump(2);
+  EXPECT_EQ(events[0].at("message"), "Add eth0 [" + eth0.front() + "] from cbr0");
+  EXPECT_EQ(events[1].at("message"), "Add net1 [192.168.111.10/24] from default/ip-192");
+  for (const auto& event : events) {
+    EXPECT_EQ(event.at("reason"), "AddedInterface");
+    EXPECT_EQ(event.at("type"), "Normal");
+    EXPECT_EQ(event.at("involvedObject"),
+              (json{{"kind", "Pod"}, {"namespace", "default"}, {"name", "licensed-app"}, {"apiVersion", "v1"}, {"uid", uid}}));
+    EXPECT_EQ(event.at("source").at("component"), "plexus");
+    EXPECT_EQ(event.at("metadata").at("namespace"), "default");
+    EXPECT_THAT(event.at("metadata").at("name").get<std::string>(), ::testing::StartsWith("licensed-app."));
+  }
+  EXPECT_THAT(network_status_of(node.api(), "default", "licensed-app"), HasSubstr("192.168.111.10"));
+
+  const auto deleted = node.del("default", "licensed-app", config);
+  ASSERT_EQ(deleted.exit_code, 0) << describe(deleted);
+  EXPECT_EQ(network_status_of(node.api(), "default", "licensed-app"), "[]");
+  EXPECT_EQ(node.api().kube_events().size(), 2U) << "DEL sends no event";
+  expect_pod_empty(node.pod());
+}
+
+TEST_P(E2e, SendEventsFalseSendsNone) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  node.add_nad("default", "ip-192", Node::macvlan_static("ip-192"));
+  node.add_pod("default", "app", {{"k8s.v1.cni.cncf.io/networks", R"([{"name":"ip-192","ips":["192.168.111.10/24"]}])"}});
+  node.add_pod("default", "broken", {{"k8s.v1.cni.cncf.io/networks", "no-such-net"}});
+  const auto config = node.meta_config({{"sendEvents", false}});
+
+  const auto added = node.add("default", "app", config);
+  ASSERT_EQ(added.exit_code, 0) << describe(added);
+  ASSERT_EQ(node.del("default", "app", config).exit_code, 0);
+  EXPECT_NE(node.call("ADD", "default", "broken", config, "broken").exit_code, 0);
+  EXPECT_TRUE(node.api().kube_events().empty()) << json(node.api().kube_events()).dump(2);
+  for (const auto& r : node.api().requests()) EXPECT_NE(r.path, "/api/v1/namespaces/default/events");
+}
+
+// A failing ADD is a Warning on the pod: multus's NoNetworkFound for a missing NAD, and
+// ErrorAddingInterface with the CNI error for a delegate that failed (and was rolled back); no
+// AddedInterface for the attachment that was undone.
+TEST_P(E2e, FailingAddIsAWarningOnThePod) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  node.add_nad("default", "good", Node::macvlan_static("good", {"192.168.107.10/24"}));
+  node.add_nad("default", "bad", Node::macvlan_static("bad", {"192.168.108.10/24"}, "no-such-master"));
+  node.add_pod("default", "missing", {{"k8s.v1.cni.cncf.io/networks", "no-such-net"}});
+  node.add_pod("default", "app", {{"k8s.v1.cni.cncf.io/networks", "good,bad"}});
+  const auto config = node.meta_config();
+
+  EXPECT_NE(node.call("ADD", "default", "missing", config, "missing").exit_code, 0);
+  const auto not_found = events_with_reason(node.api(), "NoNetworkFound");
+  ASSERT_EQ(not_found.size(), 1U) << json(node.api().kube_events()).dump(2);
+  EXPECT_EQ(not_found[0].at("type"), "Warning");
+  EXPECT_EQ(not_found[0].at("involvedObject").at("name"), "missing");
+  EXPECT_EQ(not_found[0].at("message"),
+            "cannot find a network-attachment-definition (no-such-net) in namespace (default): "
+            "network-attachment-definitions.k8s.cni.cncf.io \"no-such-net\" not found");
+
+  const auto error = error_of(node.add("default", "app", config));
+  const auto failed = events_with_reason(node.api(), "ErrorAddingInterface");
+  ASSERT_EQ(failed.size(), 1U) << json(node.api().kube_events()).dump(2);
+  EXPECT_EQ(failed[0].at("type"), "Warning");
+  EXPECT_EQ(failed[0].at("involvedObject").at("name"), "app");
+  EXPECT_EQ(failed[0].at("message"), error.at("msg"));
+  EXPECT_THAT(failed[0].at("message").get<std::string>(), HasSubstr("\"default/bad\""));
+  EXPECT_TRUE(events_with_reason(node.api(), "AddedInterface").empty()) << "nothing stayed attached";
+  expect_pod_empty(node.pod());
+}
+
+// Every delegate succeeded but the network-status write fails (500 on the PUT): the pod keeps its
+// networks and the ADD succeeds (multus PR 1407); the failure is logged and a Warning.
+TEST_P(E2e, NetworkStatusWriteFailureLeavesThePodAttached) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  node.add_nad("default", "ip-192", Node::macvlan_static("ip-192"));
+  node.add_pod("default", "app", {{"k8s.v1.cni.cncf.io/networks", R"([{"name":"ip-192","ips":["192.168.111.10/24"]}])"}});
+  const auto config = node.meta_config({{"logLevel", "error"}});
+  node.api().fail_next_matching("PUT", "/pods/app/status", 1, 500, "etcdserver: request timed out");
+
+  const auto added = node.add("default", "app", config);
+  ASSERT_EQ(added.exit_code, 0) << describe(added);
+  EXPECT_EQ(json::parse(added.stdout_data).at("cniVersion"), kCniVersion);
+  EXPECT_THAT(inet_addresses(link_json(node.pod(), "net1")), ::testing::ElementsAre("192.168.111.10/24"));
+  EXPECT_EQ(network_status_of(node.api(), "default", "app"), "<none>");
+  EXPECT_TRUE(fs::exists(node.cache_dir() / node.container_id())) << "DEL still finds what to tear down";
+  const auto warnings = events_with_reason(node.api(), "ErrorSettingNetworkStatus");
+  ASSERT_EQ(warnings.size(), 1U) << json(node.api().kube_events()).dump(2);
+  EXPECT_EQ(warnings[0].at("type"), "Warning");
+  EXPECT_THAT(warnings[0].at("message").get<std::string>(),
+              ::testing::AllOf(HasSubstr("default/app"), HasSubstr("stay attached"), HasSubstr("etcdserver: request timed out")));
+  EXPECT_EQ(events_with_reason(node.api(), "AddedInterface").size(), 2U);
+  if (node.mode().driver == Driver::Binary) {
+    EXPECT_THAT(added.stderr_data, HasSubstr("[error] [" + node.container_id() + "] cannot set network-status on pod default/app"));
+  }
+
+  ASSERT_EQ(node.del("default", "app", config).exit_code, 0);
+  expect_pod_empty(node.pod());
+  EXPECT_TRUE(host_local_allocations(node.ipam_dir()).empty());
+}
+
+// An events endpoint that does not answer costs a thin ADD one bounded POST (1 s), never its
+// result: the reply is complete and successful, and the events left are dropped with a log line.
+TEST_P(E2e, SlowEventsEndpointNeverFailsTheAdd) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  node.add_nad("default", "ip-192", Node::macvlan_static("ip-192"));
+  node.add_pod("default", "app", {{"k8s.v1.cni.cncf.io/networks", R"([{"name":"ip-192","ips":["192.168.111.10/24"]}])"}});
+  const auto config = node.meta_config({{"logLevel", "error"}});
+  node.api().delay_next_matching("POST", "/events", 2, std::chrono::milliseconds(4000));
+
+  const auto start = std::chrono::steady_clock::now();
+  const auto added = node.add("default", "app", config);
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_EQ(added.exit_code, 0) << describe(added);
+  EXPECT_EQ(json::parse(added.stdout_data).at("cniVersion"), kCniVersion);
+  EXPECT_FALSE(link_json(node.pod(), "net1").is_null());
+  EXPECT_LT(took, std::chrono::milliseconds(3500)) << "one 1 s POST, then no more";
+  EXPECT_THAT(added.stderr_data, HasSubstr("(1 more not sent)"));
+  ASSERT_EQ(node.del("default", "app", config).exit_code, 0);
+  expect_pod_empty(node.pod());
 }
 
 TEST_P(E2e, MissingNadIsNamedAndNothingIsAttached) {

@@ -38,6 +38,21 @@ TEST(MetaConfig, DefaultsAreMultusDefaults) {
   EXPECT_TRUE(config.plugin_dirs.empty());
   EXPECT_TRUE(config.delegate_modes.empty());
   EXPECT_TRUE(config.unknown_keys.empty());
+  EXPECT_TRUE(config.send_events) << "multus always sends Events";
+}
+
+TEST(MetaConfig, SendEventsTurnsThemOff) {
+  EXPECT_FALSE(parse_meta_config(R"({"type":"plexus","clusterNetwork":"c","sendEvents":false})").send_events);
+  const auto config = parse_meta_config(R"({"type":"plexus","clusterNetwork":"c","sendEvents":true})");
+  EXPECT_TRUE(config.send_events);
+  EXPECT_TRUE(config.unknown_keys.empty());
+  try {
+    parse_meta_config(R"({"type":"plexus","clusterNetwork":"c","sendEvents":"no"})");
+    FAIL() << "a string for a bool";
+  } catch (const cni::Error& e) {
+    EXPECT_EQ(e.code(), 7);
+    EXPECT_NE(e.msg().find("\"sendEvents\""), std::string::npos) << e.msg();
+  }
 }
 
 TEST(MetaConfig, EveryKeyIsRead) {

@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <iterator>
+#include <memory>
 
 namespace plexus::cli {
 namespace {
@@ -51,19 +52,23 @@ int cni_main(std::istream& in, std::ostream& out, std::ostream& err) {
     }
   }
   cni::Reply reply;
+  std::unique_ptr<log::Logger> logger;  // outlives the runtime, which logs through it
+  std::unique_ptr<MetaRuntime> runtime;
   try {
     const auto config = meta::parse_meta_config(request.stdin_data);
-    log::Logger logger(log::settings_of(config), err);
+    logger = std::make_unique<log::Logger>(log::settings_of(config), err);
     const auto prefix = fmt::format("[{}] ", request.container_id);
-    MetaRuntime runtime(config, std::nullopt, logger.engine_log(prefix), logger.plugin_log(prefix));
-    reply = runtime.engine().handle(request);
+    runtime = std::make_unique<MetaRuntime>(config, std::nullopt, logger->engine_log(prefix), logger->plugin_log(prefix));
+    reply = runtime->engine().handle(request);
   } catch (const cni::Error& e) {
     reply = {1, e.to_json(), {}};
   } catch (const std::exception& e) {
     reply = {1, cni::Error(cni::ErrorCode::Internal, e.what()).to_json(), {}};
   }
-  out << reply.stdout_data;
+  out << reply.stdout_data << std::flush;
   err << reply.stderr_data;
+  // The result is out; the pod's Events follow, bounded, and never change the reply.
+  if (runtime) runtime->send_events();
   return reply.exit_code;
 }
 
@@ -116,6 +121,7 @@ int attach_main(const AttachOptions& options, const std::string& command, std::o
                                pod_name, request.container_id, uid.empty() ? "" : ";K8S_POD_UID=" + uid);
 
     const auto reply = runtime.engine().handle(request);
+    runtime.send_events();
     if (reply.exit_code != 0) {
       out << reply.stdout_data << '\n';
       return reply.exit_code;

@@ -57,10 +57,21 @@ MetaRuntime::MetaRuntime(const meta::MetaConfig& config, std::optional<std::file
   }
   if (api_) source_ = std::make_unique<meta::KubernetesSource>(*api_);
 
+  node_name_ = node_name.empty() ? default_node_name() : std::move(node_name);
+  log_ = log;
   meta::EngineOptions options;
   options.log = std::move(log);
-  options.node_name = node_name.empty() ? default_node_name() : std::move(node_name);
+  options.node_name = node_name_;
+  if (api_) options.events = &events_;
   engine_ = std::make_unique<meta::MetaPlugin>(*router_, source_.get(), options);
+}
+
+void MetaRuntime::send_events() {
+  if (!api_ || events_.pending().empty()) return;
+  events_.send_all(meta::kubernetes_event_sender(*api_, node_name_, std::chrono::milliseconds(1000)),
+                   [this](std::string_view message) {
+                     if (log_) log_(meta::LogLevel::Error, message);
+                   });
 }
 
 }  // namespace plexus::cli

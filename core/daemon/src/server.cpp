@@ -169,6 +169,9 @@ void Daemon::open_source() {
     log(meta::LogLevel::Verbose, "no nodeName: no pod cache, every pod lookup is a GET");
   }
   source_ = std::make_unique<CachedPodSource>(*api_, pod_cache_.get(), metrics_);
+  events_ = std::make_unique<meta::EventQueue>(
+      meta::kubernetes_event_sender(*api_, config_.node_name, std::chrono::milliseconds(5000)),
+      [this](std::string_view message) { log(meta::LogLevel::Error, message); });
 }
 
 void Daemon::open_socket() {
@@ -392,6 +395,7 @@ cni::Reply Daemon::handle_cni(cni::Request request) {
     meta::EngineOptions options;
     options.node_name = config_.node_name;
     options.log = [this, prefix](meta::LogLevel level, std::string_view message) { log(level, fmt::format("{}{}", prefix, message)); };
+    options.events = events_.get();
     meta::MetaPlugin engine(timed, source_.get(), options);
     reply = engine.handle(request);
   } catch (const cni::Error& e) {
@@ -422,6 +426,7 @@ void Daemon::shutdown() {
       connections_changed_.wait(lock, [this] { return active_connections_ == 0 && workers_ == 0; });
       log(meta::LogLevel::Verbose, "plexusd: every call answered, socket removed");
     }
+    events_.reset();  // what is queued gets its short drain, then the API client may go
     if (pod_cache_) pod_cache_->stop();
     exposer_.reset();
   });

@@ -21,7 +21,7 @@ constexpr std::array kKnownKeys = {
     "delegates", "confdir", "cnidir", "bindir", "logfile", "loglevel", "logtostderr", "logoptions",
     "readinessindicatorfile", "namespaceisolation", "globalnamespaces", "systemnamespaces",
     "multusnamespace", "retrydeleteonerror", "auxiliarycnichainname", "capabilities", "runtimeconfig",
-    "prevresult", "daemonsocketdir", "args", "plugindirs", "delegatemode"};
+    "prevresult", "daemonsocketdir", "args", "plugindirs", "delegatemode", "sendevents"};
 
 std::string lower(std::string_view text) {
   std::string out(text);
@@ -170,6 +170,7 @@ MetaConfig parse_meta_config(std::string_view bytes) {
             "needs \"clusterNetwork\" to be a file path");
   }
   config.plugin_dirs = string_list_key(raw, "pluginDirs", {});
+  config.send_events = bool_key(raw, "sendEvents", true);
   if (const auto* modes = cni::find_key(raw, "delegateMode")) {
     if (!modes->is_object()) invalid("delegateMode", *modes, "expected an object of type: mode");
     for (const auto& [type, mode] : modes->items()) config.delegate_modes[type] = parse_mode(type, mode);

@@ -107,6 +107,25 @@ void MetaPlugin::log(LogLevel level, std::string_view message) const {
   if (options_.log) options_.log(level, message);
 }
 
+void MetaPlugin::record_event(EventType type, std::string_view reason, std::string message) const {
+  if (!event_pod_) return;
+  options_.events->record(PodEvent{event_pod_->namespace_name, event_pod_->name, event_pod_->uid, type,
+                                   std::string(reason), std::move(message), std::chrono::system_clock::now()});
+}
+
+void MetaPlugin::clear_network_status(const cni::Request& request, const std::string& pod_namespace,
+                                      const std::string& pod_name, const std::string& pod_uid) const {
+  // As multus, only while the sandbox's netns is there: a DEL after that is the cleanup of a
+  // sandbox already gone, not worth an API round trip.
+  std::error_code error;
+  if (source_ == nullptr || pod_name.empty() || request.netns.empty() || !std::filesystem::exists(request.netns, error)) return;
+  try {
+    source_->set_network_status(pod_namespace, pod_name, pod_uid, "[]");
+  } catch (const std::exception& e) {
+    log(LogLevel::Error, fmt::format("cannot clear the network-status of pod {}/{} (DEL goes on): {}", pod_namespace, pod_name, e.what()));
+  }
+}
+
 void MetaPlugin::wait_for_readiness(const MetaConfig& config) const {
   if (config.readiness_indicator_file.empty()) return;
   const auto sleep = options_.sleep ? options_.sleep : [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
@@ -149,7 +168,24 @@ cni::Reply MetaPlugin::handle(const cni::Request& request) {
   return reply;
 }
 
+// A failure of the ADD is also a Warning on the pod, where `kubectl describe pod` shows it.
 std::string MetaPlugin::add(const cni::Request& request) {
+  event_pod_.reset();
+  try {
+    return attach(request);
+  } catch (const NetworkNotFound& e) {
+    record_event(EventType::Warning, kNoNetworkFoundReason, e.event_message());
+    throw;
+  } catch (const cni::Error& e) {
+    record_event(EventType::Warning, kAddFailedReason, e.msg());
+    throw;
+  } catch (const std::exception& e) {
+    record_event(EventType::Warning, kAddFailedReason, e.what());
+    throw;
+  }
+}
+
+std::string MetaPlugin::attach(const cni::Request& request) {
   Call call(request, invoker_);
   for (const auto& key : call.config.unknown_keys) log(LogLevel::Debug, fmt::format("ignoring unknown config key \"{}\"", key));
   wait_for_readiness(call.config);
@@ -163,6 +199,7 @@ std::string MetaPlugin::add(const cni::Request& request) {
     throw cni::Error(cni::ErrorCode::Internal, fmt::format("expected pod {}/{} UID \"{}\" but got \"{}\" from the source",
                                                            call.pod_namespace, call.pod_name, call.pod_uid, pod->uid));
   }
+  if (pod && options_.events != nullptr && call.config.send_events) event_pod_ = pod;
   auto networks = resolve_networks(call.config, pod ? &*pod : nullptr, source_);
   // Sticky IPAM: the replica's address and MAC are claimed before anything is attached, since
   // the MAC must be known when the link is made. A pod known only from the runtime's annotations
@@ -216,7 +253,10 @@ std::string MetaPlugin::add(const cni::Request& request) {
     }
   }
 
-  for (const auto& attachment : attached) log(LogLevel::Verbose, added_interface_message(attachment));
+  for (const auto& attachment : attached) {
+    log(LogLevel::Verbose, added_interface_message(attachment));
+    record_event(EventType::Normal, kAddedInterfaceReason, added_interface_message(attachment));
+  }
 
   std::vector<ordered_json> entries;
   for (const auto& attachment : attached) {
@@ -227,7 +267,15 @@ std::string MetaPlugin::add(const cni::Request& request) {
   }
   auto annotation = network_status_annotation(entries);
   if (pod && source_ != nullptr && !call.pod_name.empty()) {
-    source_->set_network_status(call.pod_namespace, call.pod_name, call.pod_uid, annotation);
+    try {
+      source_->set_network_status(call.pod_namespace, call.pod_name, call.pod_uid, annotation);
+    } catch (const std::exception& e) {
+      // Every delegate succeeded: a working pod is not torn down for its annotation (multus PR 1407).
+      const auto message = fmt::format("cannot set network-status on pod {}/{} (its networks stay attached): {}",
+                                        call.pod_namespace, call.pod_name, e.what());
+      log(LogLevel::Error, message);
+      record_event(EventType::Warning, kNetworkStatusFailedReason, message);
+    }
   }
   roll_back.dismiss();
   release_claims.dismiss();
@@ -277,6 +325,8 @@ void MetaPlugin::del(const cni::Request& request) {
       delegates = delegates_for(call, request, nullptr, nullptr);
     }
   }
+
+  clear_network_status(request, pod_holder.namespace_name, pod_holder.name, pod_holder.uid);
 
   std::vector<std::string> errors;
   int code = 0;

@@ -45,6 +45,20 @@ std::optional<PodInfo> KubernetesSource::get_pod(std::string_view ns, std::strin
   }
 }
 
+EventSender kubernetes_event_sender(const k8s::ApiClient& client, std::string node, std::chrono::milliseconds timeout) {
+  return [&client, node = std::move(node), timeout](const PodEvent& event) {
+    k8s::Event out;
+    out.involved_object = k8s::ObjectReference{"v1", "Pod", event.namespace_name, event.pod_name, event.pod_uid};
+    out.type = std::string(to_string(event.type));
+    out.reason = event.reason;
+    out.message = event.message;
+    out.source_component = std::string(kEventComponent);
+    out.source_host = node;
+    out.time = event.time;
+    client.create_event(out, timeout);
+  };
+}
+
 bool KubernetesSource::set_network_status(std::string_view ns, std::string_view name, std::string_view expected_uid,
                                           std::string_view status_json_array) {
   try {

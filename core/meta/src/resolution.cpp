@@ -100,6 +100,18 @@ std::string load_conf_by_name(const std::filesystem::path& conf_dir, std::string
                    fmt::format("no network named \"{}\" in conf dir {}", name, conf_dir.string()));
 }
 
+NetworkNotFound::NetworkNotFound(std::string namespace_name, std::string name)
+    : cni::Error(cni::ErrorCode::InvalidNetworkConfig,
+                 fmt::format("cannot find network-attachment-definition \"{}\" in namespace \"{}\"", name, namespace_name)),
+      namespace_name_(std::move(namespace_name)),
+      name_(std::move(name)) {}
+
+std::string NetworkNotFound::event_message() const {
+  return fmt::format("cannot find a network-attachment-definition ({}) in namespace ({}): "
+                     "network-attachment-definitions.k8s.cni.cncf.io \"{}\" not found",
+                     name_, namespace_name_, name_);
+}
+
 ResolvedNetwork resolve_selection(const NetworkSelection& selection, std::string_view pod_namespace,
                                   const MetaConfig& config, NetworkSource& source) {
   if (!config.namespace_allowed(pod_namespace, selection.namespace_name)) {
@@ -109,11 +121,7 @@ ResolvedNetwork resolve_selection(const NetworkSelection& selection, std::string
                                  pod_namespace, selection.qualified_name(), fmt::join(config.global_namespaces, ", ")));
   }
   const auto attachment = source.get_network_attachment(selection.namespace_name, selection.name);
-  if (!attachment) {
-    throw cni::Error(cni::ErrorCode::InvalidNetworkConfig,
-                     fmt::format("cannot find network-attachment-definition \"{}\" in namespace \"{}\"", selection.name,
-                                 selection.namespace_name));
-  }
+  if (!attachment) throw NetworkNotFound(selection.namespace_name, selection.name);
   auto network = from_attachment(*attachment, config);
   network.selection = selection;
   return network;

@@ -17,6 +17,7 @@
 #include <plexus/daemon/pod_cache.hpp>
 #include <plexus/invoke/registry.hpp>
 #include <plexus/k8s/api_client.hpp>
+#include <plexus/meta/events.hpp>
 #include <plexus/meta/network_source.hpp>
 
 #include <atomic>
@@ -60,6 +61,8 @@ class Daemon {
   const PodCache* pod_cache() const { return pod_cache_.get(); }
   const invoke::PluginRegistry& registry() const { return registry_; }
   const ContainerLocks& container_locks() const { return locks_; }
+  // The pods' Events on their way to the API server; null without one.
+  const meta::EventQueue* event_queue() const { return events_.get(); }
   int metrics_port() const;  // 0 without a metrics listener
   int calls_in_flight() const;
   int connection_workers() const;  // worker threads alive, busy or idle
@@ -82,6 +85,8 @@ class Daemon {
   std::unique_ptr<k8s::ApiClient> api_;
   std::unique_ptr<PodCache> pod_cache_;
   std::unique_ptr<meta::NetworkSource> source_;
+  // Sent from their own thread so no call waits on them; after api_, so it goes first.
+  std::unique_ptr<meta::EventQueue> events_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<Listener> listener_;
 

@@ -42,6 +42,8 @@ struct MetaConfig {
   // plexus's own keys.
   std::vector<std::string> plugin_dirs;
   std::map<std::string, DelegateMode, std::less<>> delegate_modes;
+  // sendEvents: Kubernetes Events on the pod (AddedInterface, warnings), as multus always sends.
+  bool send_events = true;
 
   std::map<std::string, bool> capabilities;
   cni::ordered_json runtime_config = cni::ordered_json::object();  // filled in by the runtime

@@ -9,11 +9,13 @@
 #include <plexus/invoke/invoker.hpp>
 #include <plexus/meta/config.hpp>
 #include <plexus/meta/delegate.hpp>
+#include <plexus/meta/events.hpp>
 #include <plexus/meta/network_source.hpp>
 #include <plexus/meta/sticky_claims.hpp>
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +33,8 @@ struct EngineOptions {
   std::function<void(std::chrono::milliseconds)> sleep;  // null = std::this_thread::sleep_for
   std::function<void(LogLevel, std::string_view)> log;   // null = silent
   std::string node_name;  // recorded in sticky claims (who claimed), informative
+  // Where the pod's Events go (when the meta config's sendEvents allows); null = none.
+  EventSink* events = nullptr;
 };
 
 // What ADD did, for callers that want more than the printed result (the CLI's inspect, tests).
@@ -61,8 +65,14 @@ class MetaPlugin {
   const std::string& last_network_status() const { return network_status_; }
 
  private:
+  std::string attach(const cni::Request& request);
   void wait_for_readiness(const MetaConfig& config) const;
   void log(LogLevel level, std::string_view message) const;
+  // An Event about the pod of the ADD in progress, once it is known and if sendEvents is on.
+  void record_event(EventType type, std::string_view reason, std::string message) const;
+  // DEL: the pod's network-status becomes "[]", as multus unsets it; a failure is only logged.
+  void clear_network_status(const cni::Request& request, const std::string& pod_namespace,
+                            const std::string& pod_name, const std::string& pod_uid) const;
   // DEL of a pod that got sticky addresses with allowDynamic: its claims go back to the pool.
   void release_dynamic_claims(const std::vector<Delegate>& delegates, const ClaimHolder& pod) const;
 
@@ -71,6 +81,7 @@ class MetaPlugin {
   EngineOptions options_;
   std::vector<Attachment> attachments_;
   std::string network_status_;
+  std::optional<PodInfo> event_pod_;  // the ADD's pod, set once known when Events are on
 };
 
 }  // namespace plexus::meta

@@ -1,7 +1,11 @@
 // A NetworkSource over the Kubernetes API (plexus::k8s::ApiClient).
 #pragma once
 
+#include <plexus/meta/events.hpp>
 #include <plexus/meta/network_source.hpp>
+
+#include <chrono>
+#include <string>
 
 namespace plexus::k8s {
 class ApiClient;
@@ -12,6 +16,13 @@ namespace plexus::meta {
 
 // The engine's view of a pod object: annotations, labels, owner references.
 PodInfo pod_info_from(const k8s::Pod& pod);
+
+// The source component of plexus's Events (multus's is "multus").
+inline constexpr std::string_view kEventComponent = "plexus";
+
+// Sends a PodEvent as a core/v1 Event about the pod (source component "plexus", host `node` when
+// given), one POST bounded by `timeout`; throws k8s::ApiError / std::invalid_argument.
+EventSender kubernetes_event_sender(const k8s::ApiClient& client, std::string node, std::chrono::milliseconds timeout);
 
 class KubernetesSource final : public NetworkSource {
  public:

@@ -2,6 +2,7 @@
 // override and the pod's selections, each resolved to the config bytes its delegate will get.
 #pragma once
 
+#include <plexus/cni/errors.hpp>
 #include <plexus/meta/config.hpp>
 #include <plexus/meta/network_source.hpp>
 #include <plexus/meta/selection.hpp>
@@ -24,6 +25,21 @@ struct ResolvedNetwork {
   std::optional<NetworkSelection> selection;   // what the pod asked of it (none for admin-chosen networks)
   std::optional<std::string> resource_name;    // the NAD's resourceName annotation, recorded only
   std::string origin;                          // where it came from, for messages
+};
+
+// A selection names a NetworkAttachmentDefinition the source does not have: code 7, with what
+// multus's NoNetworkFound Warning says.
+class NetworkNotFound : public cni::Error {
+ public:
+  NetworkNotFound(std::string namespace_name, std::string name);
+  const std::string& namespace_name() const noexcept { return namespace_name_; }
+  const std::string& name() const noexcept { return name_; }
+  // multus's text: cannot find a network-attachment-definition (NAME) in namespace (NS): ...
+  std::string event_message() const;
+
+ private:
+  std::string namespace_name_;
+  std::string name_;
 };
 
 // The file in conf_dir (.conf, .json, .conflist; sorted by name) whose "name" equals `name`.
