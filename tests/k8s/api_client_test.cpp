@@ -400,4 +400,77 @@ TEST_F(ApiClientTest, CreateEventIsOneAttemptBoundedByItsTimeout) {
   EXPECT_THROW(client().create_event(event), std::invalid_argument);
 }
 
+// The StickyClaim calls as the claim store relies on them: POST is create-if-absent (the second
+// is 409 with reason AlreadyExists, distinct from a stale-version Conflict), PUT and DELETE carry
+// the resourceVersion precondition, LIST filters by label, and names are checked before sending.
+TEST_F(ApiClientTest, StickyClaimCreateIfAbsentAndPreconditions) {
+  const auto api = client();
+  const nlohmann::json claim = {{"apiVersion", "k8s.plexus.dev/v1alpha1"},
+                                {"kind", "StickyClaim"},
+                                {"metadata", {{"name", "default-192-168-111-10"}, {"labels", {{"k8s.plexus.dev/pool", "default"}}}}},
+                                {"spec", {{"address", "192.168.111.10/24"}}}};
+  const auto created = api.create_sticky_claim(claim);
+  const auto version = created["metadata"]["resourceVersion"].get<std::string>();
+  EXPECT_FALSE(version.empty());
+  EXPECT_FALSE(created["metadata"].contains("namespace"));
+  try {
+    api.create_sticky_claim(claim);
+    FAIL() << "created twice";
+  } catch (const ApiError& error) {
+    EXPECT_TRUE(error.is_already_exists()) << error.what();
+    EXPECT_EQ(error.reason(), "AlreadyExists");
+  }
+  EXPECT_EQ(api.get_sticky_claim("default-192-168-111-10")["spec"], claim["spec"]);
+
+  auto changed = created;
+  changed["spec"]["address"] = "192.168.111.11/24";
+  const auto replaced = api.replace_sticky_claim(changed);
+  EXPECT_NE(replaced["metadata"]["resourceVersion"], version);
+  try {
+    api.replace_sticky_claim(changed);  // still carries the old version
+    FAIL() << "a stale replace went through";
+  } catch (const ApiError& error) {
+    EXPECT_TRUE(error.is_conflict());
+    EXPECT_FALSE(error.is_already_exists());
+  }
+  auto unconditional = changed;
+  unconditional["metadata"].erase("resourceVersion");
+  EXPECT_THROW(api.replace_sticky_claim(unconditional), std::invalid_argument);
+
+  EXPECT_EQ(api.list_sticky_claims("k8s.plexus.dev/pool=default").size(), 1U);
+  EXPECT_TRUE(api.list_sticky_claims("k8s.plexus.dev/pool=lab").empty());
+  EXPECT_EQ(server.requests().back().query, "labelSelector=k8s.plexus.dev%2Fpool%3Dlab");
+
+  try {
+    api.delete_sticky_claim("default-192-168-111-10", version);  // stale
+    FAIL() << "a stale delete went through";
+  } catch (const ApiError& error) {
+    EXPECT_TRUE(error.is_conflict());
+  }
+  api.delete_sticky_claim("default-192-168-111-10", replaced["metadata"]["resourceVersion"].get<std::string>());
+  EXPECT_TRUE(api.list_sticky_claims({}).empty());
+  try {
+    api.get_sticky_claim("default-192-168-111-10");
+    FAIL();
+  } catch (const ApiError& error) {
+    EXPECT_TRUE(error.is_not_found());
+  }
+  EXPECT_THROW(api.get_sticky_claim("../pods"), std::invalid_argument);
+  EXPECT_THROW(api.get_statefulset("default", "web/../x"), std::invalid_argument);
+}
+
+TEST_F(ApiClientTest, GetStatefulSet) {
+  const auto stored = server.put_statefulset({{"metadata", {{"name", "web"}, {"namespace", "team-a"}}}, {"spec", {{"replicas", 3}}}});
+  const auto got = client().get_statefulset("team-a", "web");
+  EXPECT_EQ(got["metadata"]["uid"], stored["metadata"]["uid"]);
+  EXPECT_EQ(server.requests().back().path, "/apis/apps/v1/namespaces/team-a/statefulsets/web");
+  server.delete_statefulset("team-a", "web");
+  try {
+    client().get_statefulset("team-a", "web");
+    FAIL();
+  } catch (const ApiError& error) {
+    EXPECT_TRUE(error.is_not_found());
+  }
+}
+
 }  // namespace plexus::test

@@ -82,4 +82,13 @@ Response ApiClient::patch(std::string_view path, std::string_view json_body,
   return perform(request);
 }
 
+Response ApiClient::del(std::string_view path, std::string_view json_body) const {
+  Request request;
+  request.method = "DELETE";
+  request.path = std::string(path);
+  request.body = std::string(json_body);
+  if (!json_body.empty()) request.content_type = "application/json";
+  return perform(request);
+}
+
 }  // namespace plexus::k8s

@@ -1,5 +1,5 @@
 // The typed calls: pod GET with multus's retries, NAD GET, the network-status write, Events, list,
-// watch.
+// watch, StatefulSet GET and the StickyClaim objects.
 #include "plexus/k8s/api_client.hpp"
 #include "request.hpp"
 
@@ -312,6 +312,57 @@ WatchEnd ApiClient::watch_pods(const WatchOptions& watch,
   if (gone) return WatchEnd::Gone;
   if (stopped || watch.stop.stop_requested()) return WatchEnd::Stopped;
   return WatchEnd::Closed;
+}
+
+nlohmann::json ApiClient::get_statefulset(std::string_view ns, std::string_view name) const {
+  return parse_object(get("/apis/apps/v1/namespaces/" + path_segment(ns, "namespace") + "/statefulsets/" +
+                          path_segment(name, "statefulset name")),
+                      "StatefulSet");
+}
+
+namespace {
+constexpr std::string_view kStickyClaimsPath = "/apis/k8s.plexus.dev/v1alpha1/stickyclaims";
+
+std::string sticky_claim_path(std::string_view name) {
+  return std::string(kStickyClaimsPath) + "/" + path_segment(name, "stickyclaim name");
+}
+
+std::string claim_name_of(const nlohmann::json& object) {
+  return string_at(object, "/metadata/name"_json_pointer);
+}
+}  // namespace
+
+nlohmann::json ApiClient::create_sticky_claim(const nlohmann::json& object) const {
+  path_segment(claim_name_of(object), "stickyclaim name");
+  return parse_object(post(kStickyClaimsPath, object.dump()), "StickyClaim");
+}
+
+nlohmann::json ApiClient::get_sticky_claim(std::string_view name) const {
+  return parse_object(get(sticky_claim_path(name)), "StickyClaim");
+}
+
+nlohmann::json ApiClient::replace_sticky_claim(const nlohmann::json& object) const {
+  if (string_at(object, "/metadata/resourceVersion"_json_pointer).empty()) {
+    throw std::invalid_argument("a StickyClaim replace needs metadata.resourceVersion (its precondition)");
+  }
+  return parse_object(put(sticky_claim_path(claim_name_of(object)), object.dump()), "StickyClaim");
+}
+
+void ApiClient::delete_sticky_claim(std::string_view name, std::string_view resource_version) const {
+  nlohmann::json options = {{"kind", "DeleteOptions"}, {"apiVersion", "v1"}};
+  if (!resource_version.empty()) options["preconditions"] = {{"resourceVersion", std::string(resource_version)}};
+  del(sticky_claim_path(name), options.dump());
+}
+
+std::vector<nlohmann::json> ApiClient::list_sticky_claims(std::string_view label_selector) const {
+  std::string path(kStickyClaimsPath);
+  if (!label_selector.empty()) path += "?labelSelector=" + query_escape(label_selector);
+  const nlohmann::json list = parse_object(get(path), "StickyClaim list");
+  std::vector<nlohmann::json> items;
+  if (list.contains("items") && list["items"].is_array()) {
+    for (const auto& item : list["items"]) items.push_back(item);
+  }
+  return items;
 }
 
 WatchEnd ApiClient::watch_pods(std::string_view field_selector, std::string_view resource_version,

@@ -168,6 +168,34 @@ bool matches_field_selector(const json& object, const std::string& selector) {
   return true;
 }
 
+// Label selectors, equality-based: comma-joined k=v, k==v, k!=v (keys hold '/' and '.').
+bool matches_label_selector(const json& object, const std::string& selector) {
+  const json labels = object.contains("metadata") ? object["metadata"].value("labels", json::object()) : json::object();
+  std::istringstream in(selector);
+  for (std::string term; std::getline(in, term, ',');) {
+    if (term.empty()) continue;
+    bool negate = false;
+    std::string key;
+    std::string value;
+    if (const auto at = term.find("!="); at != std::string::npos) {
+      negate = true;
+      key = term.substr(0, at);
+      value = term.substr(at + 2);
+    } else if (const auto eq2 = term.find("=="); eq2 != std::string::npos) {
+      key = term.substr(0, eq2);
+      value = term.substr(eq2 + 2);
+    } else if (const auto eq = term.find('='); eq != std::string::npos) {
+      key = term.substr(0, eq);
+      value = term.substr(eq + 1);
+    } else {
+      return false;
+    }
+    const bool has = labels.contains(key) && labels[key].is_string() && labels[key].get<std::string>() == value;
+    if (has == negate) return false;
+  }
+  return true;
+}
+
 std::string peer_common_name(SSL* ssl) {
   X509* peer = SSL_get0_peer_certificate(ssl);
   if (peer == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) return {};
@@ -347,6 +375,36 @@ json FakeApiServer::put_network_attachment_definition(json nad) {
   return nad;
 }
 
+json FakeApiServer::put_statefulset(json statefulset) {
+  std::lock_guard lock(mutex_);
+  statefulset["apiVersion"] = "apps/v1";
+  statefulset["kind"] = "StatefulSet";
+  auto& metadata = statefulset["metadata"];
+  if (!metadata.contains("namespace")) metadata["namespace"] = "default";
+  if (!metadata.contains("uid")) metadata["uid"] = new_uid();
+  if (!metadata.contains("creationTimestamp")) metadata["creationTimestamp"] = now_rfc3339();
+  metadata["resourceVersion"] = std::to_string(bump_locked());
+  statefulsets_[pod_key(metadata["namespace"].get<std::string>(), metadata.at("name").get<std::string>())] = statefulset;
+  return statefulset;
+}
+
+void FakeApiServer::delete_statefulset(const std::string& ns, const std::string& name) {
+  std::lock_guard lock(mutex_);
+  statefulsets_.erase(pod_key(ns, name));
+  bump_locked();
+}
+
+std::map<std::string, json> FakeApiServer::sticky_claims() const {
+  std::lock_guard lock(mutex_);
+  return sticky_claims_;
+}
+
+void FakeApiServer::delete_sticky_claim(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  sticky_claims_.erase(name);
+  bump_locked();
+}
+
 std::string FakeApiServer::resource_version() const {
   std::lock_guard lock(mutex_);
   return std::to_string(resource_version_);
@@ -370,6 +428,11 @@ void FakeApiServer::delay_next(int count, std::chrono::milliseconds delay) {
   std::lock_guard lock(mutex_);
   delay_count_ = count;
   delay_ = delay;
+}
+
+void FakeApiServer::fail_under_path(const std::string& method, const std::string& path_prefix, int count, int status, int after) {
+  std::lock_guard lock(mutex_);
+  matched_faults_.push_back(MatchedFault{method, path_prefix, count, status, after});
 }
 
 void FakeApiServer::interpose_writer(int count, std::function<void(json&)> writer) {
@@ -458,10 +521,29 @@ void FakeApiServer::serve_stream(TlsStream& tls_stream) {
     std::optional<HttpReply> injected;
     {
       std::lock_guard lock(mutex_);
-      if (reset_count_ > 0) {
+      bool matched = false;  // a matched fault takes the place of the global ones
+      for (auto& fault : matched_faults_) {
+        if (fault.count <= 0 || (!fault.method.empty() && fault.method != recorded.method) ||
+            recorded.path.rfind(fault.path_prefix, 0) != 0) {
+          continue;
+        }
+        if (fault.after > 0) {
+          --fault.after;
+          break;  // this one goes through
+        }
+        --fault.count;
+        if (fault.status == 0) {
+          reset = true;
+        } else {
+          injected = HttpReply{fault.status, status_body(fault.status, "injected failure")};
+        }
+        matched = true;
+        break;
+      }
+      if (!matched && reset_count_ > 0) {
         --reset_count_;
         reset = true;
-      } else if (fail_count_ > 0) {
+      } else if (!matched && fail_count_ > 0) {
         --fail_count_;
         injected = HttpReply{fail_status_, status_body(fail_status_, fail_message_)};
       }
@@ -754,6 +836,21 @@ FakeApiServer::HttpReply FakeApiServer::route(const RecordedRequest& request) {
     return {201, event};
   }
 
+  // /apis/apps/v1/namespaces/NS/statefulsets/NAME
+  if (path.size() == 7 && is({"apis", "apps", "v1", "namespaces", nullptr, "statefulsets"})) {
+    if (request.method != "GET") return {405, status_body(405, "the server does not allow this method on the requested resource")};
+    const auto found = statefulsets_.find(pod_key(path[4], path[6]));
+    if (found == statefulsets_.end()) {
+      return {404, status_body(404, "statefulsets.apps \"" + path[6] + "\" not found", "statefulsets", path[6])};
+    }
+    return {200, found->second};
+  }
+
+  // /apis/k8s.plexus.dev/v1alpha1/stickyclaims[/NAME]
+  if ((path.size() == 4 || path.size() == 5) && is({"apis", "k8s.plexus.dev", "v1alpha1", "stickyclaims"})) {
+    return route_sticky_claims(request, path);
+  }
+
   // /apis/k8s.cni.cncf.io/v1/namespaces/NS/network-attachment-definitions[/NAME]
   if (is({"apis", "k8s.cni.cncf.io", "v1", "namespaces", nullptr, "network-attachment-definitions"})) {
     if (request.method != "GET") return {405, status_body(405, "the server does not allow this method on the requested resource")};
@@ -779,6 +876,111 @@ FakeApiServer::HttpReply FakeApiServer::route(const RecordedRequest& request) {
     }
   }
   return not_found_path;
+}
+
+// A custom resource as the apiserver serves one (mutex_ held): POST creates or answers 409
+// AlreadyExists; PUT needs the current metadata.resourceVersion (else 409 Conflict, and 422 when
+// it is missing, as for every custom resource); DELETE honours preconditions.resourceVersion.
+FakeApiServer::HttpReply FakeApiServer::route_sticky_claims(const RecordedRequest& request, const std::vector<std::string>& path) {
+  const auto conflict = [](const std::string& name) {
+    return HttpReply{409, status_body(409,
+                                      "Operation cannot be fulfilled on stickyclaims.k8s.plexus.dev \"" + name +
+                                          "\": the object has been modified; please apply your changes to the latest version and try again",
+                                      "stickyclaims.k8s.plexus.dev", name)};
+  };
+  const auto not_found = [](const std::string& name) {
+    return HttpReply{404, status_body(404, "stickyclaims.k8s.plexus.dev \"" + name + "\" not found", "stickyclaims.k8s.plexus.dev", name)};
+  };
+  const auto stamp = [this](json& object) {
+    object["apiVersion"] = "k8s.plexus.dev/v1alpha1";
+    object["kind"] = "StickyClaim";
+    object["metadata"]["resourceVersion"] = std::to_string(bump_locked());
+  };
+  if (path.size() == 4) {
+    if (request.method == "GET") {
+      const std::string selector = parse_query(request.query)["labelSelector"];
+      json items = json::array();
+      for (const auto& [name, claim] : sticky_claims_) {
+        if (matches_label_selector(claim, selector)) items.push_back(claim);
+      }
+      return {200, json{{"kind", "StickyClaimList"},
+                        {"apiVersion", "k8s.plexus.dev/v1alpha1"},
+                        {"metadata", {{"resourceVersion", std::to_string(resource_version_)}}},
+                        {"items", items}}};
+    }
+    if (request.method != "POST") return {405, status_body(405, "the server does not allow this method on the requested resource")};
+    json body = json::parse(request.body, nullptr, false);
+    if (!body.is_object() || !body.contains("metadata") || !body["metadata"].is_object() ||
+        !body["metadata"].contains("name") || !body["metadata"]["name"].is_string()) {
+      return {422, status_body(422, "StickyClaim: metadata.name: Required value")};
+    }
+    if (body.value("kind", "") != "StickyClaim" || body.value("apiVersion", "") != "k8s.plexus.dev/v1alpha1") {
+      return {400, status_body(400, "the body is not a k8s.plexus.dev/v1alpha1 StickyClaim")};
+    }
+    const std::string name = body["metadata"]["name"].get<std::string>();
+    if (sticky_claims_.count(name) != 0) {
+      auto reply = HttpReply{409, status_body(409, "stickyclaims.k8s.plexus.dev \"" + name + "\" already exists",
+                                              "stickyclaims.k8s.plexus.dev", name)};
+      reply.body["reason"] = "AlreadyExists";
+      return reply;
+    }
+    auto& metadata = body["metadata"];
+    metadata.erase("namespace");  // cluster-scoped
+    if (metadata.contains("resourceVersion")) {
+      return {422, status_body(422, "StickyClaim: metadata.resourceVersion: may not be set on create")};
+    }
+    metadata["uid"] = new_uid();
+    metadata["creationTimestamp"] = now_rfc3339();
+    metadata["generation"] = 1;
+    stamp(body);
+    sticky_claims_[name] = body;
+    return {201, body};
+  }
+  const std::string& name = path[4];
+  const auto found = sticky_claims_.find(name);
+  if (request.method == "GET") {
+    if (found == sticky_claims_.end()) return not_found(name);
+    return {200, found->second};
+  }
+  if (request.method == "PUT") {
+    json body = json::parse(request.body, nullptr, false);
+    if (!body.is_object() || !body.contains("metadata") || !body["metadata"].is_object()) {
+      return {400, status_body(400, "the request body is not a JSON object with metadata")};
+    }
+    if (body["metadata"].value("name", "") != name) {
+      return {400, status_body(400, "the name of the object does not match the name on the URL")};
+    }
+    const std::string sent_version = body["metadata"].value("resourceVersion", "");
+    if (sent_version.empty()) {
+      return {422, status_body(422, "StickyClaim \"" + name + "\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update")};
+    }
+    if (found == sticky_claims_.end()) return not_found(name);
+    if (sent_version != found->second["metadata"]["resourceVersion"]) return conflict(name);
+    // uid and creationTimestamp are the server's.
+    body["metadata"]["uid"] = found->second["metadata"]["uid"];
+    body["metadata"]["creationTimestamp"] = found->second["metadata"]["creationTimestamp"];
+    body["metadata"]["generation"] = found->second["metadata"].value("generation", 1) + 1;
+    stamp(body);
+    found->second = body;
+    return {200, body};
+  }
+  if (request.method == "DELETE") {
+    if (found == sticky_claims_.end()) return not_found(name);
+    const json options = request.body.empty() ? json::object() : json::parse(request.body, nullptr, false);
+    if (options.is_object() && options.contains("preconditions") && options["preconditions"].is_object()) {
+      const auto& pre = options["preconditions"];
+      if (pre.contains("resourceVersion") && pre["resourceVersion"] != found->second["metadata"]["resourceVersion"]) {
+        return conflict(name);
+      }
+      if (pre.contains("uid") && pre["uid"] != found->second["metadata"]["uid"]) return conflict(name);
+    }
+    json gone = found->second;
+    sticky_claims_.erase(found);
+    bump_locked();
+    return {200, json{{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Success"},
+                      {"details", {{"name", name}, {"group", "k8s.plexus.dev"}, {"kind", "stickyclaims"}, {"uid", gone["metadata"]["uid"]}}}}};
+  }
+  return {405, status_body(405, "the server does not allow this method on the requested resource")};
 }
 
 }  // namespace plexus::test

@@ -2,9 +2,12 @@
 // start, bearer-token and client-certificate auth, pods and NetworkAttachmentDefinitions in memory
 // at the real paths with the real JSON shapes and status codes (metav1.Status bodies, 409 on a
 // stale resourceVersion, resourceVersion bumped on every write), pods/status PUT and merge-PATCH,
-// list and chunked watch, core/v1 Events created with POST (validated as the apiserver does). Tests
+// list and chunked watch, core/v1 Events created with POST (validated as the apiserver does),
+// StatefulSet GET and plexus's cluster-scoped StickyClaims (create-if-absent POST with 409
+// AlreadyExists, PUT and DELETE with resourceVersion preconditions, LIST by label selector). Tests
 // can make it fail or stall the next requests (all, or those of one method and path), inject 410
-// Gone into watches, and read back every request it received and every Event it stored. Each connection runs on its own thread;
+// Gone into watches, and read back every request it received and every Event it stored. Each
+// connection runs on its own thread;
 // stop() (or the destructor) ends them all.
 #pragma once
 
@@ -66,6 +69,12 @@ class FakeApiServer {
   void delete_pod(const std::string& ns, const std::string& name);
   std::optional<nlohmann::json> pod(const std::string& ns, const std::string& name) const;
   nlohmann::json put_network_attachment_definition(nlohmann::json nad);
+  // apps/v1 StatefulSets (GET only over HTTP). Returns the stored object (uid filled).
+  nlohmann::json put_statefulset(nlohmann::json statefulset);
+  void delete_statefulset(const std::string& ns, const std::string& name);
+  // The StickyClaims as stored, by name.
+  std::map<std::string, nlohmann::json> sticky_claims() const;
+  void delete_sticky_claim(const std::string& name);
   std::string resource_version() const;
 
   // --- faults ---
@@ -75,6 +84,11 @@ class FakeApiServer {
   void reset_next(int count);
   // The next `count` requests are answered only after `delay` (stop() cuts the wait short).
   void delay_next(int count, std::chrono::milliseconds delay);
+  // By path prefix, able to drop the connection and to let the first ones through: after `after`
+  // of them went through, the next `count` requests whose method is `method` (empty = any) and whose
+  // path starts with `path_prefix` are answered `status` (0 = closed without an answer, as an
+  // unreachable server).
+  void fail_under_path(const std::string& method, const std::string& path_prefix, int count, int status, int after = 0);
   // Before each of the next `count` pod writes, `writer` changes the stored pod as a concurrent
   // client would (and bumps its resourceVersion), so the write in flight is stale: a real 409.
   void interpose_writer(int count, std::function<void(nlohmann::json& pod)> writer);
@@ -110,6 +124,7 @@ class FakeApiServer {
   void stream_watch(TlsStream& tls_stream, RecordedRequest recorded,
                     const std::map<std::string, std::string>& query);
   HttpReply route(const RecordedRequest& request);
+  HttpReply route_sticky_claims(const RecordedRequest& request, const std::vector<std::string>& path);
   std::uint64_t bump_locked();
   void record_event_locked(const std::string& type, const nlohmann::json& object);
 
@@ -124,6 +139,16 @@ class FakeApiServer {
   std::map<std::string, std::string> tokens_;
   std::map<std::string, nlohmann::json> pods_;  // key "ns/name"
   std::map<std::string, nlohmann::json> nads_;
+  std::map<std::string, nlohmann::json> statefulsets_;  // key "ns/name"
+  std::map<std::string, nlohmann::json> sticky_claims_;  // key name (cluster-scoped)
+  struct MatchedFault {
+    std::string method;
+    std::string path_prefix;
+    int count = 0;
+    int status = 0;
+    int after = 0;
+  };
+  std::vector<MatchedFault> matched_faults_;
   std::uint64_t resource_version_ = 1000;
   std::uint64_t compacted_before_ = 0;
   std::vector<std::pair<std::uint64_t, nlohmann::json>> events_;  // (rv, {"type","object"})

@@ -1,5 +1,6 @@
 // An HTTPS client for the Kubernetes API over libcurl, and the few typed calls plexus needs:
-// pods, NetworkAttachmentDefinitions, the network-status annotation, pod list and watch, Events.
+// pods, NetworkAttachmentDefinitions, the network-status annotation, pod list and watch, Events,
+// StatefulSet GET and plexus's own StickyClaim objects (the sticky IPAM's cluster-wide claims).
 //
 // TLS verification (peer and host name) is always on. Every request has a bounded connect and
 // total time. Retries follow multus: a pod GET retries 500/503/connection refused or reset (and,
@@ -26,6 +27,9 @@ namespace plexus::k8s {
 inline constexpr std::string_view kNetworkStatusAnnotation = "k8s.v1.cni.cncf.io/network-status";
 inline constexpr std::string_view kNetworksAnnotation = "k8s.v1.cni.cncf.io/networks";
 inline constexpr std::string_view kResourceNameAnnotation = "k8s.v1.cni.cncf.io/resourceName";
+// plexus's CRD (deploy/crd.yaml): cluster-scoped StickyClaim objects.
+inline constexpr std::string_view kStickyClaimApiVersion = "k8s.plexus.dev/v1alpha1";
+inline constexpr std::string_view kStickyClaimKind = "StickyClaim";
 
 // A failed API call. http_status() is 0 when no HTTP answer came (connect, TLS, timeout); then
 // transport_code() is the CURLcode. For an HTTP error, reason()/api_message() come from the
@@ -42,6 +46,8 @@ class ApiError : public std::runtime_error {
 
   bool is_not_found() const noexcept { return http_status_ == 404; }
   bool is_conflict() const noexcept { return http_status_ == 409; }
+  // A 409 from a create: the name is taken (reason AlreadyExists), not a stale resourceVersion.
+  bool is_already_exists() const noexcept { return http_status_ == 409 && reason_ == "AlreadyExists"; }
   bool is_gone() const noexcept { return http_status_ == 410; }
   bool is_timeout() const noexcept;
   // 500, 503, connection refused or reset: what multus's isCriticalRequestRetriable accepts.
@@ -185,6 +191,8 @@ class ApiClient {
   // content_type: application/merge-patch+json, application/strategic-merge-patch+json, ...
   Response patch(std::string_view path, std::string_view json_body,
                  std::string_view content_type = "application/merge-patch+json") const;
+  // DELETE; `json_body` carries DeleteOptions (preconditions) when not empty.
+  Response del(std::string_view path, std::string_view json_body = {}) const;
 
   Pod get_pod(std::string_view ns, std::string_view name, GetPodOptions options = {}) const;
   NetworkAttachmentDefinition get_network_attachment_definition(std::string_view ns,
@@ -207,6 +215,20 @@ class ApiClient {
                               std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) const;
 
   PodList list_pods(std::string_view field_selector, std::string_view ns = {}) const;
+
+  // GET /apis/apps/v1/namespaces/NS/statefulsets/NAME (404 = ApiError is_not_found()).
+  nlohmann::json get_statefulset(std::string_view ns, std::string_view name) const;
+
+  // StickyClaims, at /apis/k8s.plexus.dev/v1alpha1/stickyclaims. No retries: the caller decides.
+  // create: POST; a taken name throws ApiError is_already_exists(). Returns the stored object.
+  nlohmann::json create_sticky_claim(const nlohmann::json& object) const;
+  nlohmann::json get_sticky_claim(std::string_view name) const;
+  // PUT of `object`, whose metadata.resourceVersion is the precondition: 409 when it is stale.
+  nlohmann::json replace_sticky_claim(const nlohmann::json& object) const;
+  // DELETE with a resourceVersion precondition (409 when stale); 404 when already gone.
+  void delete_sticky_claim(std::string_view name, std::string_view resource_version) const;
+  // LIST with a label selector ("k=v,k2=v2"; empty = all).
+  std::vector<nlohmann::json> list_sticky_claims(std::string_view label_selector) const;
 
   // Streams ?watch=true events to `on_event` until the server closes, the callback returns
   // false, the stop token fires, or the server reports 410 Gone (also when it comes as an ERROR
