@@ -97,8 +97,22 @@ TEST(Manifests, EveryFileIsYamlWithApiVersionAndKind) {
   }
 }
 
+// The CRD of that name in `file` (exactly one).
+YAML::Node crd_named(const fs::path& file, const std::string& name) {
+  YAML::Node found;
+  int count = 0;
+  for (const auto& doc : documents(file)) {
+    if (doc["kind"].as<std::string>() == "CustomResourceDefinition" && doc["metadata"]["name"].as<std::string>() == name) {
+      found.reset(doc);
+      ++count;
+    }
+  }
+  EXPECT_EQ(count, 1) << name << " in " << file;
+  return found;
+}
+
 TEST(Manifests, CrdIsTheNetworkPlumbingOne) {
-  const auto crd = only(kDeploy / "crd.yaml", "CustomResourceDefinition");
+  const auto crd = crd_named(kDeploy / "crd.yaml", "network-attachment-definitions.k8s.cni.cncf.io");
   EXPECT_EQ(crd["apiVersion"].as<std::string>(), "apiextensions.k8s.io/v1");
   EXPECT_EQ(crd["metadata"]["name"].as<std::string>(), "network-attachment-definitions.k8s.cni.cncf.io");
   const auto spec = crd["spec"];
@@ -124,11 +138,32 @@ TEST(Manifests, CrdIsTheNetworkPlumbingOne) {
   EXPECT_TRUE(nad["spec"]["config"].IsScalar());
 }
 
+// The sticky IPAM's claims: what core/k8s sends (group, version, kind, plural) and what the claim
+// store writes in spec, cluster-scoped so claims of one pool + address collide across namespaces.
+TEST(Manifests, StickyClaimCrdMatchesWhatTheClaimStoreWrites) {
+  const auto crd = crd_named(kDeploy / "crd.yaml", "stickyclaims.k8s.plexus.dev");
+  const auto spec = crd["spec"];
+  EXPECT_EQ(spec["group"].as<std::string>() + "/" + spec["versions"][0]["name"].as<std::string>(), "k8s.plexus.dev/v1alpha1");
+  EXPECT_EQ(spec["scope"].as<std::string>(), "Cluster");
+  EXPECT_EQ(spec["names"]["kind"].as<std::string>(), "StickyClaim");
+  EXPECT_EQ(spec["names"]["plural"].as<std::string>(), "stickyclaims");
+  ASSERT_EQ(spec["versions"].size(), 1U);
+  EXPECT_TRUE(spec["versions"][0]["served"].as<bool>());
+  EXPECT_TRUE(spec["versions"][0]["storage"].as<bool>());
+  const auto claim_spec = spec["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"];
+  std::set<std::string> declared;
+  for (const auto& field : claim_spec) declared.insert(field.first.as<std::string>());
+  EXPECT_EQ(declared, (std::set<std::string>{"pool", "address", "mac", "slot", "node", "holder"}));
+  std::set<std::string> holder_fields;
+  for (const auto& field : claim_spec["holder"]["properties"]) holder_fields.insert(field.first.as<std::string>());
+  EXPECT_EQ(holder_fields, (std::set<std::string>{"kind", "namespace", "name", "uid", "ordinal"}));
+}
+
 TEST(Manifests, RbacGrantsExactlyWhatPlexusCalls) {
   const auto file = kDeploy / "rbac.yaml";
   const auto role = only(file, "ClusterRole");
   // (apiGroup, resource, verb) triples: the GETs, the node pod cache's LIST/WATCH, the status PUT,
-  // the pods' Events.
+  // the pods' Events, the sticky claims (POST/GET/PUT/DELETE/LIST) and the StatefulSet GET behind them.
   std::set<std::tuple<std::string, std::string, std::string>> granted;
   for (const auto& rule : role["rules"]) {
     EXPECT_FALSE(rule["resourceNames"]) << "not needed";
@@ -142,7 +177,10 @@ TEST(Manifests, RbacGrantsExactlyWhatPlexusCalls) {
   }
   const std::set<std::tuple<std::string, std::string, std::string>> expected = {
       {"", "pods", "get"},        {"", "pods", "list"}, {"", "pods", "watch"}, {"", "pods/status", "update"},
-      {"k8s.cni.cncf.io", "network-attachment-definitions", "get"}, {"", "events", "create"}};
+      {"k8s.cni.cncf.io", "network-attachment-definitions", "get"}, {"", "events", "create"},
+      {"k8s.plexus.dev", "stickyclaims", "get"},    {"k8s.plexus.dev", "stickyclaims", "list"},
+      {"k8s.plexus.dev", "stickyclaims", "create"}, {"k8s.plexus.dev", "stickyclaims", "update"},
+      {"k8s.plexus.dev", "stickyclaims", "delete"}, {"apps", "statefulsets", "get"}};
   EXPECT_EQ(granted, expected);
 
   const auto account = only(file, "ServiceAccount");

@@ -6,7 +6,11 @@
 #include "runtime.hpp"
 #include "shim.hpp"
 
+#include <plexus/meta/k8s_claim_store.hpp>
 #include <plexus/meta/manifest_store.hpp>
+
+#include <plexus/k8s/api_client.hpp>
+#include <plexus/k8s/config.hpp>
 
 #include <plexus/abi.h>
 #include <plexus/cni/env.hpp>
@@ -141,19 +145,30 @@ int attach_main(const AttachOptions& options, const std::string& command, std::o
   return 1;
 }
 
-// `plexus claims --store DIR`: the sticky IPAM's claims of a manifest store, after releasing those
-// whose StatefulSet (or dynamic pod) is no longer in it.
-int claims_main(const std::string& store_dir, std::ostream& out) {
+// `plexus claims --store DIR` / `--kubeconfig FILE`: the sticky IPAM's claims (a manifest store's
+// files, or the cluster's StickyClaim objects), after releasing those whose holder is gone.
+template <typename Store>
+void print_claims(Store& store, std::ostream& out) {
+  for (const auto& claim : store.release_orphans()) {
+    out << fmt::format("released {} ({} {}): {} is gone\n", claim.name, claim.address, claim.mac, claim.holder.describe());
+  }
+  out << fmt::format("{:<28} {:<20} {:<18} {:<30} {:<8} {}\n", "CLAIM", "ADDRESS", "MAC", "HOLDER", "REPLICA", "NODE");
+  for (const auto& claim : store.list()) {
+    out << fmt::format("{:<28} {:<20} {:<18} {:<30} {:<8} {}\n", claim.name, claim.address, claim.mac.empty() ? "-" : claim.mac,
+                       fmt::format("{}/{}/{}", claim.holder.kind, claim.holder.namespace_name, claim.holder.name),
+                       claim.holder.ordinal ? std::to_string(*claim.holder.ordinal) : "-", claim.node);
+  }
+}
+
+int claims_main(const std::string& store_dir, const std::string& kubeconfig, std::ostream& out) {
   try {
-    meta::ManifestStore store(store_dir);
-    for (const auto& claim : store.claims().release_orphans()) {
-      out << fmt::format("released {} ({} {}): {} is gone\n", claim.name, claim.address, claim.mac, claim.holder.describe());
-    }
-    out << fmt::format("{:<28} {:<20} {:<18} {:<30} {:<8} {}\n", "CLAIM", "ADDRESS", "MAC", "HOLDER", "REPLICA", "NODE");
-    for (const auto& claim : store.claims().list()) {
-      out << fmt::format("{:<28} {:<20} {:<18} {:<30} {:<8} {}\n", claim.name, claim.address, claim.mac.empty() ? "-" : claim.mac,
-                         fmt::format("{}/{}/{}", claim.holder.kind, claim.holder.namespace_name, claim.holder.name),
-                         claim.holder.ordinal ? std::to_string(*claim.holder.ordinal) : "-", claim.node);
+    if (!kubeconfig.empty()) {
+      const k8s::ApiClient client(k8s::load_kubeconfig(kubeconfig));
+      meta::KubernetesClaimStore store(client);
+      print_claims(store, out);
+    } else {
+      meta::ManifestStore store(store_dir);
+      print_claims(store.claims(), out);
     }
     return 0;
   } catch (const cni::Error& e) {
@@ -212,9 +227,16 @@ int plexus_main(int argc, char** argv, std::istream& in, std::ostream& out, std:
   }
 
   std::string claims_store;
-  auto* claims_cmd = app.add_subcommand("claims", "List a manifest store's sticky IPAM claims, releasing those whose holder is gone");
-  claims_cmd->add_option("--store", claims_store, "The manifest directory (claims live in its claims/)")->required();
-  claims_cmd->callback([&] { status = claims_main(claims_store, out); });
+  std::string claims_kubeconfig;
+  auto* claims_cmd = app.add_subcommand("claims", "List the sticky IPAM's claims, releasing those whose holder is gone");
+  auto* claims_store_opt = claims_cmd->add_option("--store", claims_store, "A manifest directory (claims live in its claims/)");
+  auto* claims_kubeconfig_opt =
+      claims_cmd->add_option("--kubeconfig", claims_kubeconfig, "The cluster's StickyClaim objects, through this kubeconfig");
+  claims_store_opt->excludes(claims_kubeconfig_opt);
+  claims_cmd->callback([&] {
+    if (claims_store.empty() && claims_kubeconfig.empty()) throw CLI::RequiredError("--store or --kubeconfig");
+    status = claims_main(claims_store, claims_kubeconfig, out);
+  });
 
   add_install_commands(app, status, out, err);  // install, healthcheck: deploy/
 

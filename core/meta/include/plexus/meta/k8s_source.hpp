@@ -2,6 +2,7 @@
 #pragma once
 
 #include <plexus/meta/events.hpp>
+#include <plexus/meta/k8s_claim_store.hpp>
 #include <plexus/meta/network_source.hpp>
 
 #include <chrono>
@@ -26,7 +27,7 @@ EventSender kubernetes_event_sender(const k8s::ApiClient& client, std::string no
 
 class KubernetesSource final : public NetworkSource {
  public:
-  explicit KubernetesSource(const k8s::ApiClient& client) : client_(client) {}
+  explicit KubernetesSource(const k8s::ApiClient& client) : client_(client), claims_(client) {}
 
   // A 404 is nullopt; any other API failure is a code 999 cni::Error naming the object.
   std::optional<NetworkAttachment> get_network_attachment(std::string_view ns, std::string_view name) override;
@@ -34,9 +35,13 @@ class KubernetesSource final : public NetworkSource {
   // A pod that is gone is tolerated (false), as multus does; other failures throw.
   bool set_network_status(std::string_view ns, std::string_view name, std::string_view expected_uid,
                           std::string_view status_json_array) override;
+  // StickyClaim objects on the same API server.
+  ClaimStore* claim_store() override { return &claims_; }
+  KubernetesClaimStore& claims() { return claims_; }
 
  private:
   const k8s::ApiClient& client_;
+  KubernetesClaimStore claims_;
 };
 
 }  // namespace plexus::meta
