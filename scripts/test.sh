@@ -8,8 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cmake --workflow --preset ci
-# The README's main job, end to end, on the build just tested.
+# The README's main job, end to end, on the build just tested; then its StatefulSet form.
 bash scripts/demo.sh
+bash scripts/demo-statefulset.sh
 
 if [ "${PLEXUS_SKIP_ASAN:-0}" != 1 ]; then
   asan_suites=(unit plugin invoke ipam meta k8s)
