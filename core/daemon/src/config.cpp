@@ -95,6 +95,8 @@ DaemonConfig parse_daemon_config(std::string_view json_bytes) {
   config.max_connections = static_cast<int>(int_key(object, "maxConnections", config.max_connections, 1));
   config.watch_backoff_min = std::chrono::milliseconds(int_key(object, "watchBackoffMinMs", config.watch_backoff_min.count(), 1));
   config.watch_backoff_max = std::chrono::milliseconds(int_key(object, "watchBackoffMaxMs", config.watch_backoff_max.count(), 1));
+  config.sticky_claim_sweep = std::chrono::seconds(
+      int_key(object, "stickyClaimSweepSeconds", std::chrono::duration_cast<std::chrono::seconds>(config.sticky_claim_sweep).count(), 0));
   config.log_level = log_level_key(object, "logLevel", config.log_level);
   config.log_file = string_key(object, "logFile", "");
   config.log_to_stderr = bool_key(object, "logToStderr", config.log_to_stderr);

@@ -172,6 +172,10 @@ void Daemon::open_source() {
   events_ = std::make_unique<meta::EventQueue>(
       meta::kubernetes_event_sender(*api_, config_.node_name, std::chrono::milliseconds(5000)),
       [this](std::string_view message) { log(meta::LogLevel::Error, message); });
+  if (config_.sticky_claim_sweep.count() > 0) {
+    claim_sweeper_ = std::make_unique<ClaimSweeper>(*api_, config_.sticky_claim_sweep,
+                                                    [this](std::string_view message) { log(meta::LogLevel::Verbose, message); });
+  }
 }
 
 void Daemon::open_socket() {
@@ -426,6 +430,7 @@ void Daemon::shutdown() {
       connections_changed_.wait(lock, [this] { return active_connections_ == 0 && workers_ == 0; });
       log(meta::LogLevel::Verbose, "plexusd: every call answered, socket removed");
     }
+    claim_sweeper_.reset();
     events_.reset();  // what is queued gets its short drain, then the API client may go
     if (pod_cache_) pod_cache_->stop();
     exposer_.reset();

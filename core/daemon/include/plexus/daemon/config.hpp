@@ -33,6 +33,9 @@ struct DaemonConfig {
   // Pod watch reconnect backoff (doubles from min to max).
   std::chrono::milliseconds watch_backoff_min{200};
   std::chrono::milliseconds watch_backoff_max{10000};
+  // How often the sticky IPAM's claims whose holder is gone are deleted (claim_sweeper.hpp);
+  // 0 = never. Only with an API server.
+  std::chrono::milliseconds sticky_claim_sweep{std::chrono::minutes(5)};
   // multus's logging keys: what reaches the log (panic < error < verbose < debug), the file it is
   // appended to (created 0600), and whether it also goes to stderr. Every call's engine and plugin
   // messages go here; the calls' own meta config logging keys are not used in thick mode.

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <plexus/cni/protocol.hpp>
+#include <plexus/daemon/claim_sweeper.hpp>
 #include <plexus/daemon/config.hpp>
 #include <plexus/daemon/container_locks.hpp>
 #include <plexus/daemon/metrics.hpp>
@@ -63,6 +64,8 @@ class Daemon {
   const ContainerLocks& container_locks() const { return locks_; }
   // The pods' Events on their way to the API server; null without one.
   const meta::EventQueue* event_queue() const { return events_.get(); }
+  // The sticky claims' sweep; null without an API server or with stickyClaimSweepSeconds 0.
+  const ClaimSweeper* claim_sweeper() const { return claim_sweeper_.get(); }
   int metrics_port() const;  // 0 without a metrics listener
   int calls_in_flight() const;
   int connection_workers() const;  // worker threads alive, busy or idle
@@ -87,6 +90,7 @@ class Daemon {
   std::unique_ptr<meta::NetworkSource> source_;
   // Sent from their own thread so no call waits on them; after api_, so it goes first.
   std::unique_ptr<meta::EventQueue> events_;
+  std::unique_ptr<ClaimSweeper> claim_sweeper_;  // after api_, so it stops first
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<Listener> listener_;
 
