@@ -218,7 +218,9 @@ class Node {
                 {"clusterNetwork", "cbr0"},
                 {"confDir", (work_ / "net.d").string()},
                 {"cniDir", cache_dir().string()},
-                {"pluginDirs", json::array({PLEXUS_PLUGIN_DIR})}};
+                {"pluginDirs", json::array({PLEXUS_PLUGIN_DIR})},
+                // The test's admin lets NADs keep host-local's state in the test's own dir.
+                {"allowedDataRoots", json::array({ipam_dir().string()})}};
     if (mode_.delegates == Delegates::DebianExec) {
       config["binDir"] = PLEXUS_REFERENCE_CNI_DIR;
       config["delegateMode"] = {{"macvlan", "exec"}, {"static", "exec"},   {"host-local", "exec"},
@@ -860,6 +862,121 @@ TEST_P(E2e, DefaultRouteRefusesTwoIpv4Gateways) {
   EXPECT_THAT(error.at("msg").get<std::string>(), HasSubstr("ECMP"));
   expect_pod_empty(node.pod());
   EXPECT_TRUE(host_local_allocations(node.ipam_dir()).empty());
+}
+
+// A tenant's NAD that nests the meta-plugin (with its own cniDir, binDir and delegates), points
+// host-local outside allowedDataRoots, or names its plugin by a path: ADD is code 7 naming the
+// NAD, the key and the value, and leaves the host, the pod, host-local's state and the caches as
+// they were, with no file created outside; DEL of the pod is success and changes nothing either.
+TEST_P(E2e, TenantPolicyRefusesNadsThatReachOutsideAndNothingChanges) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  const auto evil = fs::temp_directory_path() / ("plexus-evil-" + node.container_id());
+  fs::remove_all(evil);
+  struct Case {
+    std::string nad;
+    json config;
+    std::vector<std::string> named;
+  };
+  const std::vector<Case> cases = {
+      {"nest-multus",
+       {{"cniVersion", kCniVersion}, {"name", "nest-multus"}, {"type", "multus"}, {"cniDir", (evil / "cache").string()},
+        {"binDir", (evil / "bin").string()}, {"kubeconfig", node.kubeconfig().string()},
+        {"delegates", json::array({Node::macvlan_static("inner", {"192.168.120.10/24"})})}},
+       {"\"type\" is \"multus\"", "meta-plugin"}},
+      {"nest-plexus",
+       {{"cniVersion", kCniVersion}, {"name", "nest-plexus"}, {"type", "plexus"}, {"cniDir", (evil / "cache").string()},
+        {"clusterNetwork", "cbr0"}},
+       {"\"type\" is \"plexus\""}},
+      {"evil-ipam",
+       {{"cniVersion", kCniVersion}, {"name", "evil-ipam"}, {"type", "macvlan"}, {"master", "eth0"},
+        {"ipam", {{"type", "host-local"}, {"subnet", "192.168.121.0/24"}, {"dataDir", (evil / "data").string()},
+                  {"resolvConf", "/etc/shadow"}}}},
+       {"\"ipam.dataDir\" is \"" + (evil / "data").string() + "\"", "outside allowedDataRoots"}},
+      {"evil-resolv",
+       {{"cniVersion", kCniVersion}, {"name", "evil-resolv"}, {"type", "macvlan"}, {"master", "eth0"},
+        {"ipam", {{"type", "host-local"}, {"subnet", "192.168.122.0/24"}, {"dataDir", node.ipam_dir().string()},
+                  {"resolvConf", "/etc/shadow"}}}},
+       {"\"ipam.resolvConf\" is \"/etc/shadow\""}},
+      {"evil-type", {{"cniVersion", kCniVersion}, {"name", "evil-type"}, {"type", "../../bin/sh"}},
+       {"\"type\" is \"../../bin/sh\"", "plain file name"}},
+  };
+  const auto config = node.meta_config();
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.nad);
+    node.add_nad("default", c.nad, c.config);
+    node.add_pod("default", c.nad, {{"k8s.v1.cni.cncf.io/networks", c.nad}});
+    const auto pod_before = snapshot(node.pod());
+    const auto host_before = snapshot(node.host());
+    const auto ipam_before = host_local_allocations(node.ipam_dir());
+
+    const auto error = error_of(node.add("default", c.nad, config));
+    EXPECT_EQ(error.at("code"), 7) << error.dump();
+    const auto msg = error.at("msg").get<std::string>();
+    EXPECT_THAT(msg, HasSubstr("network-attachment-definition default/" + c.nad));
+    for (const auto& name : c.named) EXPECT_THAT(msg, HasSubstr(name));
+
+    const auto check_unchanged = [&](const char* when) {
+      SCOPED_TRACE(when);
+      const auto pod_after = settled_snapshot(node.pod(), pod_before);
+      EXPECT_TRUE(pod_after == pod_before) << pod_after.changes_since(pod_before);
+      const auto host_after = settled_snapshot(node.host(), host_before);
+      EXPECT_TRUE(host_after == host_before) << host_after.changes_since(host_before);
+      EXPECT_EQ(host_local_allocations(node.ipam_dir()), ipam_before);
+      EXPECT_FALSE(fs::exists(evil)) << "created outside: " << evil;
+      EXPECT_FALSE(fs::exists(node.cache_dir() / node.container_id()));
+    };
+    check_unchanged("after ADD");
+    const auto deleted = node.del("default", c.nad, config);
+    EXPECT_EQ(deleted.exit_code, 0) << describe(deleted);
+    check_unchanged("after DEL");
+  }
+  fs::remove_all(evil);
+}
+
+// forceAddress on a shared bridge: another network's gateway address stays unless the node's
+// config opts in with allowGatewayTakeover, and then it is replaced as the reference bridge does.
+TEST_P(E2e, TenantPolicyGatewayTakeoverNeedsTheAdminsOptIn) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  const auto bridge_nad = [&](const std::string& name, const std::string& subnet, bool force) {
+    return json{{"cniVersion", kCniVersion}, {"name", name}, {"type", "bridge"}, {"bridge", "shared0"},
+                {"isGateway", true}, {"forceAddress", force},
+                {"ipam", {{"type", "host-local"}, {"subnet", subnet}, {"dataDir", node.ipam_dir().string()}}}};
+  };
+  node.add_nad("default", "owner", bridge_nad("owner", "10.66.0.0/24", false));
+  node.add_nad("default", "taker", bridge_nad("taker", "10.67.0.0/24", true));
+  node.add_pod("default", "first", {{"k8s.v1.cni.cncf.io/networks", "owner"}});
+  node.add_pod("default", "second", {{"k8s.v1.cni.cncf.io/networks", "taker"}});
+  const auto config = node.meta_config();
+  ASSERT_EQ(node.call("ADD", "default", "first", config, "first").exit_code, 0);
+  const auto shared_addresses = [&] { return inet_addresses(link_json(node.host(), "shared0")); };
+  ASSERT_THAT(shared_addresses(), ::testing::ElementsAre("10.66.0.1/24"));
+  ASSERT_EQ(node.call("DEL", "default", "first", config, "first").exit_code, 0);  // the pod's gone; its gateway stays
+  // The bridges' carrier follows their last port away; let it settle before the "before" picture.
+  for (const auto* bridge : {"cbr0", "shared0"}) {
+    for (int i = 0; i < 40 && node.host().exec(std::string("ip -br link show ") + bridge).find("NO-CARRIER") == std::string::npos; ++i) {
+      ::usleep(50000);
+    }
+  }
+
+  const auto host_before = snapshot(node.host());
+  const auto refused = node.add("default", "second", config);
+  const auto error = error_of(refused);
+  EXPECT_EQ(error.at("code"), 7) << error.dump();
+  EXPECT_THAT(error.at("msg").get<std::string>(), HasSubstr("\"forceAddress\" is true"));
+  EXPECT_THAT(error.at("msg").get<std::string>(), HasSubstr("allowGatewayTakeover"));
+  const auto host_after = settled_snapshot(node.host(), host_before);
+  EXPECT_TRUE(host_after == host_before) << host_after.changes_since(host_before);
+  EXPECT_THAT(shared_addresses(), ::testing::ElementsAre("10.66.0.1/24"));
+  expect_pod_empty(node.pod());
+  EXPECT_EQ(node.del("default", "second", config).exit_code, 0);
+
+  auto opted_in = node.meta_config({{"allowGatewayTakeover", true}});
+  const auto taken = node.add("default", "second", opted_in);
+  ASSERT_EQ(taken.exit_code, 0) << describe(taken);
+  EXPECT_THAT(shared_addresses(), ::testing::ElementsAre("10.67.0.1/24"));
+  EXPECT_EQ(node.del("default", "second", opted_in).exit_code, 0);
 }
 
 // logFile as multus documents it, on the real `plexus` binary with plexus's in-process macvlan:

@@ -89,8 +89,38 @@ TEST(Exec, FindInPathAsLibcni) {
   } catch (const cni::Error& e) {
     EXPECT_EQ(e.msg(), "failed to find plugin \"nope\" in path [/a /b]");
   }
-  EXPECT_THROW((void)exec::find_in_path("../static", "/a"), cni::Error);
   EXPECT_THROW((void)exec::find_in_path("static", ""), cni::Error);
+}
+
+// A type is a plain file name: never a path that leaves CNI_PATH, whatever exists there.
+TEST(Exec, FindInPathRefusesATypeThatIsNoPlainFileNameWithCode7) {
+  ScriptDir dir;
+  dir.write("plugin", "exit 0");
+  const auto inside = dir.path() / "sub";
+  fs::create_directories(inside);
+  const std::string escape = "../" + dir.path().filename().string() + "/plugin";  // exists, seen from sub/
+  for (const std::string& type : {std::string("../../bin/sh"), std::string("/bin/sh"), escape, std::string(".."),
+                                 std::string("."), std::string("sh\0x", 4), std::string("a..b")}) {
+    SCOPED_TRACE(type);
+    EXPECT_FALSE(exec::is_plain_plugin_name(type));
+    try {
+      (void)exec::find_in_path(type, inside.string() + ":/bin");
+      FAIL() << "found a plugin for a type that is a path";
+    } catch (const cni::Error& e) {
+      EXPECT_EQ(e.code(), 7);
+      EXPECT_NE(e.msg().find("invalid plugin name"), std::string::npos) << e.msg();
+    }
+  }
+  EXPECT_TRUE(exec::is_plain_plugin_name("host-local"));
+  EXPECT_TRUE(exec::is_plain_plugin_name("my.plugin_v2"));
+  // ExecInvoker answers with the same error, and runs nothing.
+  plexus::invoke::ExecInvoker invoker;
+  auto request = add_request("{}");
+  request.path = inside.string() + ":/bin";
+  const auto reply = invoker.invoke("../../bin/sh", request);
+  EXPECT_EQ(reply.exit_code, 1);
+  EXPECT_EQ(cni::reply_error(reply).code(), 7);
+  EXPECT_NE(cni::reply_error(reply).msg().find("\"../../bin/sh\""), std::string::npos) << reply.stdout_data;
 }
 
 TEST(Exec, EnvironmentAndStdinReachThePlugin) {

@@ -48,6 +48,28 @@ TEST_F(RouterTest, PrefersInProcessAndFallsBackToExec) {
   EXPECT_NE(reply.stdout_data.find("10.9.0.2/24"), std::string::npos) << "exec'd Debian's static";
 }
 
+// A type with a path in it is refused (code 7) by the router and by the in-process invoker, in
+// every mode, before either way looks it up: the exec'd script next door is never run.
+TEST_F(RouterTest, ATypeThatIsAPathIsRefusedEveryWay) {
+  const std::string escape = "../" + bin_dir.filename().string() + "/fixture-echo";
+  Router router(registry, exec);
+  for (const auto mode : {DelegateMode::Auto, DelegateMode::Exec, DelegateMode::InProcess}) {
+    router.set_mode(escape, mode);
+    for (const std::string& type : {escape, std::string("../../bin/sh"), std::string("/bin/sh")}) {
+      SCOPED_TRACE(type);
+      const auto reply = router.invoke(type, request("{}"));
+      EXPECT_EQ(reply.exit_code, 1);
+      EXPECT_EQ(cni::reply_error(reply).code(), 7) << reply.stdout_data;
+      EXPECT_EQ(reply.stdout_data.find("served-by"), std::string::npos) << "nothing ran";
+    }
+  }
+  Router nested(registry, exec);
+  InProcessInvoker in_process(registry, nested);
+  const auto reply = in_process.invoke(escape, request("{}"));
+  EXPECT_EQ(cni::reply_error(reply).code(), 7) << reply.stdout_data;
+  EXPECT_EQ(registry.find(escape), nullptr);
+}
+
 TEST_F(RouterTest, PerTypeOverride) {
   Router router(registry, exec);
   router.set_mode("fixture-echo", DelegateMode::Exec);

@@ -1,9 +1,13 @@
 #include <plexus/abi.hpp>
 #include <plexus/cni/errors.hpp>
+#include <plexus/cni/json.hpp>
+#include <plexus/exec/exec.hpp>
 #include <plexus/invoke/exec_invoker.hpp>
 #include <plexus/invoke/router.hpp>
 
 #include <fmt/format.h>
+
+#include <optional>
 
 namespace plexus::invoke {
 namespace {
@@ -33,6 +37,19 @@ extern "C" void host_log(void* ctx, plexus_log_level level, plexus_str message) 
 
 cni::Reply error_reply(int code, std::string_view msg) { return {1, cni::Error(code, std::string(msg)).to_json(), {}}; }
 
+namespace {
+
+// A type that is no plain file name is refused before either way looks it up (code 7).
+std::optional<cni::Reply> refuse_unless_plain(std::string_view type) {
+  if (exec::is_plain_plugin_name(type)) return std::nullopt;
+  const cni::Error error(cni::ErrorCode::InvalidNetworkConfig,
+                         fmt::format("invalid plugin name {}: a plugin type is a plain file name (no '/', '..' or NUL)",
+                                     cni::go_marshal(cni::ordered_json(std::string(type)))));
+  return cni::Reply{1, error.to_json(), {}};
+}
+
+}  // namespace
+
 cni::Reply ExecInvoker::invoke(std::string_view type, const cni::Request& request) {
   std::filesystem::path binary;
   try {
@@ -44,6 +61,7 @@ cni::Reply ExecInvoker::invoke(std::string_view type, const cni::Request& reques
 }
 
 cni::Reply InProcessInvoker::invoke(std::string_view type, const cni::Request& request) {
+  if (auto refused = refuse_unless_plain(type)) return *refused;
   const auto plugin = registry_.find(type);
   if (!plugin) return error_reply(999, fmt::format("no in-process plugin serves type \"{}\"", type));
   return invoke(*plugin, request);
@@ -74,6 +92,7 @@ bool Router::runs_in_process(std::string_view type) const {
 }
 
 cni::Reply Router::invoke(std::string_view type, const cni::Request& request) {
+  if (auto refused = refuse_unless_plain(type)) return *refused;
   return runs_in_process(type) ? in_process_.invoke(type, request) : exec_.invoke(type, request);
 }
 

@@ -1,5 +1,7 @@
 #include <plexus/invoke/registry.hpp>
 
+#include <plexus/exec/exec.hpp>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -182,6 +184,7 @@ std::shared_ptr<const LoadedPlugin> PluginRegistry::loaded(std::string_view type
 }
 
 std::shared_ptr<const LoadedPlugin> PluginRegistry::find(std::string_view type) const {
+  if (!exec::is_plain_plugin_name(type)) return nullptr;  // no plugin serves a path
   if (auto plugin = loaded(type)) return plugin;
   if (!on_demand_) return nullptr;
   load_type(type);
@@ -194,11 +197,9 @@ void PluginRegistry::load_type(std::string_view type) const {
   const auto report = [this](const LoadOutcome& outcome) {
     if (report_) report_(outcome);
   };
-  // Only a plain file name may become a path: a type with a '/' (or "." / "..") must not reach
-  // outside the plugin dirs, even to files that would pass the ownership check.
-  const bool plain_name = !type.empty() && type.find('/') == std::string_view::npos && type != "." && type != "..";
+  // find() let only a plain file name through: <dir>/<type>.so stays inside the plugin dir.
   std::set<std::filesystem::path> tried;  // reported already: the scan does not load them again
-  if (plain_name) {
+  {
     const auto name = std::string(type) + ".so";
     for (const auto& dir : on_demand_dirs_) {
       const auto file = dir / name;

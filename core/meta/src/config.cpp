@@ -21,7 +21,8 @@ constexpr std::array kKnownKeys = {
     "delegates", "confdir", "cnidir", "bindir", "logfile", "loglevel", "logtostderr", "logoptions",
     "readinessindicatorfile", "namespaceisolation", "globalnamespaces", "systemnamespaces",
     "multusnamespace", "retrydeleteonerror", "auxiliarycnichainname", "capabilities", "runtimeconfig",
-    "prevresult", "daemonsocketdir", "args", "plugindirs", "delegatemode", "sendevents"};
+    "prevresult", "daemonsocketdir", "args", "plugindirs", "delegatemode", "sendevents", "alloweddataroots",
+    "allowgatewaytakeover"};
 
 std::string lower(std::string_view text) {
   std::string out(text);
@@ -171,6 +172,13 @@ MetaConfig parse_meta_config(std::string_view bytes) {
   }
   config.plugin_dirs = string_list_key(raw, "pluginDirs", {});
   config.send_events = bool_key(raw, "sendEvents", true);
+  config.allowed_data_roots = string_list_key(raw, "allowedDataRoots", config.allowed_data_roots);
+  for (const auto& root : config.allowed_data_roots) {
+    if (root.empty() || root.front() != '/' || root.find('\0') != std::string::npos) {
+      invalid("allowedDataRoots", ordered_json(root), "each entry must be an absolute path");
+    }
+  }
+  config.allow_gateway_takeover = bool_key(raw, "allowGatewayTakeover", false);
   if (const auto* modes = cni::find_key(raw, "delegateMode")) {
     if (!modes->is_object()) invalid("delegateMode", *modes, "expected an object of type: mode");
     for (const auto& [type, mode] : modes->items()) config.delegate_modes[type] = parse_mode(type, mode);

@@ -1,5 +1,7 @@
 #include <plexus/meta/resolution.hpp>
 
+#include <plexus/meta/nad_policy.hpp>
+
 #include <plexus/cni/config.hpp>
 #include <plexus/cni/errors.hpp>
 
@@ -72,6 +74,7 @@ ResolvedNetwork from_attachment(const NetworkAttachment& attachment, const MetaC
   network.conflist = cni::is_conflist(parse_config_object(network.config, network.origin));
   network.resource_name = attachment.resource_name;
   network.status_name = attachment.namespace_name + "/" + attachment.name;
+  network.nad_spec = !empty_spec;
   return network;
 }
 
@@ -124,6 +127,8 @@ ResolvedNetwork resolve_selection(const NetworkSelection& selection, std::string
   if (!attachment) throw NetworkNotFound(selection.namespace_name, selection.name);
   auto network = from_attachment(*attachment, config);
   network.selection = selection;
+  // The pod's own choice: what the tenant wrote is checked before anything runs.
+  enforce_tenant_policy(network, config);
   return network;
 }
 

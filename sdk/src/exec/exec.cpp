@@ -155,10 +155,17 @@ class SigpipeBlock {
 
 }  // namespace
 
+bool is_plain_plugin_name(std::string_view type) {
+  return !type.empty() && type != "." && type.find('/') == std::string_view::npos &&
+         type.find('\0') == std::string_view::npos && type.find("..") == std::string_view::npos;
+}
+
 std::filesystem::path find_in_path(std::string_view type, std::string_view cni_path, std::span<const std::string> extra_dirs) {
   if (type.empty()) throw cni::Error(cni::ErrorCode::Internal, "no plugin name provided");
-  if (type.find('/') != std::string_view::npos) {
-    throw cni::Error(cni::ErrorCode::Internal, fmt::format("invalid plugin name: {}", type));
+  if (!is_plain_plugin_name(type)) {
+    throw cni::Error(cni::ErrorCode::InvalidNetworkConfig,
+                     fmt::format("invalid plugin name {}: a plugin type is a plain file name (no '/', '..' or NUL)",
+                                 cni::go_marshal(cni::ordered_json(std::string(type)))));
   }
   std::vector<std::string> dirs(extra_dirs.begin(), extra_dirs.end());
   std::size_t start = 0;

@@ -28,8 +28,14 @@ struct ExecOptions {
   std::chrono::milliseconds busy_delay{200};
 };
 
+// A plugin type that may become a file name: non-empty, no '/', no NUL, no "..", not ".". Every
+// lookup of a type (this exec lookup, the in-process registry) refuses anything else, so a
+// config's "type" can never name a file outside the plugin directories.
+bool is_plain_plugin_name(std::string_view type);
+
 // libcni's FindInPath over CNI_PATH's entries (':'-separated), `extra_dirs` searched first.
-// Throws cni::Error code 999: "no plugin name provided", "invalid plugin name: x",
+// Throws cni::Error: code 7 for a type that is not a plain file name ("invalid plugin name
+// \"../x\": ..."), code 999 for "no plugin name provided", "no paths provided" and
 // "failed to find plugin \"x\" in path [/a /b]".
 std::filesystem::path find_in_path(std::string_view type, std::string_view cni_path,
                                    std::span<const std::string> extra_dirs = {});

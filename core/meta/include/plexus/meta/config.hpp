@@ -44,6 +44,15 @@ struct MetaConfig {
   std::map<std::string, DelegateMode, std::less<>> delegate_modes;
   // sendEvents: Kubernetes Events on the pod (AddedInterface, warnings), as multus always sends.
   bool send_events = true;
+  // Where a tenant's NetworkAttachmentDefinition may point a path key (dataDir, resolvConf,
+  // logFile, any *Dir/*File/*Path/*Socket): a path must be one of these or under one. The
+  // defaults are the places the reference plugins keep what a NAD names: host-local's state,
+  // the dhcp daemon's socket dir, and the node's resolv.conf with systemd-resolved's copies.
+  std::vector<std::string> allowed_data_roots = {"/var/lib/cni/networks", "/run/cni", "/etc/resolv.conf",
+                                                 "/run/systemd/resolve"};
+  // May a tenant's bridge NAD set forceAddress (replace another network's gateway address on a
+  // shared bridge)? Off unless the admin opts in.
+  bool allow_gateway_takeover = false;
 
   std::map<std::string, bool> capabilities;
   cni::ordered_json runtime_config = cni::ordered_json::object();  // filled in by the runtime

@@ -25,6 +25,7 @@ struct ResolvedNetwork {
   std::optional<NetworkSelection> selection;   // what the pod asked of it (none for admin-chosen networks)
   std::optional<std::string> resource_name;    // the NAD's resourceName annotation, recorded only
   std::string origin;                          // where it came from, for messages
+  bool nad_spec = false;  // the config is a NAD's own spec.config (not a confDir file the NAD names)
 };
 
 // A selection names a NetworkAttachmentDefinition the source does not have: code 7, with what
@@ -50,7 +51,7 @@ std::string load_conf_by_name(const std::filesystem::path& conf_dir, std::string
 std::string ensure_network_name(std::string_view config, std::string_view name);
 
 // One annotation element: isolation check against the pod's namespace, the NAD lookup, an empty
-// spec taken from confDir, the name injected.
+// spec taken from confDir, the name injected, then the tenant policy (nad_policy.hpp) enforced.
 ResolvedNetwork resolve_selection(const NetworkSelection& selection, std::string_view pod_namespace,
                                   const MetaConfig& config, NetworkSource& source);
 
