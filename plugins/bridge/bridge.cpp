@@ -169,35 +169,71 @@ net::Link bridge_by_name(net::Netlink& nl, const std::string& name) {
   return *link;
 }
 
+// What ensure_bridge changed on the node, so that a failed ADD can put it back.
+struct BridgeChanges {
+  bool created = false;
+  bool set_promisc = false;
+  bool set_up = false;
+};
+
 // ensureBridge: created with the MTU (and vlan_filtering) only when new; an existing bridge is
-// taken as it is, as the reference does.
-net::Link ensure_bridge(net::Netlink& nl, const BridgeConfig& config) {
+// taken as it is, as the reference does. Unlike the reference, a link of that name that is no
+// bridge (the node's eth0, lo) is refused before anything touches it: the reference sets promisc
+// on it first.
+net::Link ensure_bridge(net::Netlink& nl, const BridgeConfig& config, BridgeChanges& changes) {
   const auto fail = [&](const std::string& why) {
     return cni::Error(cni::ErrorCode::Internal, fmt::format("failed to create bridge {}: {}", go_quoted(config.bridge), why));
   };
-  try {
-    nl.create_bridge({.name = config.bridge, .mtu = static_cast<unsigned>(config.mtu), .mac = ""});
-    plexus::ScopeGuard remove_bridge([&] { nl.delete_link(config.bridge); });
-    if (config.vlan_filtering()) net::set_bridge_vlan_filtering(nl.link(config.bridge).index, true);
-    remove_bridge.dismiss();
-  } catch (const std::system_error& e) {
-    if (!net::is_exists(e.code())) throw fail(fmt::format("could not add {}: {}", go_quoted(config.bridge), cause(e)));
-  }
-  try {
-    auto found = nl.find_link(config.bridge);
-    if (config.promisc_mode && found) net::set_link_promisc(found->index, true);
-  } catch (const std::system_error& e) {
-    throw fail(fmt::format("could not set promiscuous mode on {}: {}", go_quoted(config.bridge), cause(e)));
+  if (const auto existing = nl.find_link(config.bridge); existing && existing->kind != "bridge") {
+    throw fail(fmt::format("{} already exists but is not a bridge", go_quoted(config.bridge)));
+  } else if (!existing) {
+    try {
+      nl.create_bridge({.name = config.bridge, .mtu = static_cast<unsigned>(config.mtu), .mac = ""});
+      plexus::ScopeGuard remove_bridge([&] { nl.delete_link(config.bridge); });
+      if (config.vlan_filtering()) net::set_bridge_vlan_filtering(nl.link(config.bridge).index, true);
+      remove_bridge.dismiss();
+      changes.created = true;
+    } catch (const std::system_error& e) {
+      if (!net::is_exists(e.code())) throw fail(fmt::format("could not add {}: {}", go_quoted(config.bridge), cause(e)));
+    }
   }
   net::Link bridge;
   try {
-    bridge = bridge_by_name(nl, config.bridge);
+    bridge = bridge_by_name(nl, config.bridge);  // made by another ADD since: still a bridge?
   } catch (const cni::Error& e) {
     throw fail(e.msg());
   }
+  if (config.promisc_mode && (bridge.flags & IFF_PROMISC) == 0) {
+    try {
+      net::set_link_promisc(bridge.index, true);
+      changes.set_promisc = true;
+    } catch (const std::system_error& e) {
+      throw fail(fmt::format("could not set promiscuous mode on {}: {}", go_quoted(config.bridge), cause(e)));
+    }
+  }
   try_sysctl(fmt::format("net/ipv6/conf/{}/accept_ra", config.bridge), "0");  // we own its routes
-  nl.set_link_up(bridge.index);
   return nl.link(bridge.index);
+}
+
+// The reference sets the bridge up in ensureBridge; plexus does it once every other step of ADD
+// has worked, since a down link that went up keeps a trace (its qdisc) even when set down again.
+void bring_bridge_up(net::Netlink& nl, const net::Link& bridge, BridgeChanges& changes) {
+  if (nl.link(bridge.index).is_up()) return;
+  nl.set_link_up(bridge.index);
+  changes.set_up = true;
+}
+
+// A failed ADD's undo of ensure_bridge: a bridge it made goes, one it found gets its flags back;
+// unless another pod's port joined it meanwhile, which then keeps it as it is.
+void restore_bridge(net::Netlink& nl, int bridge_index, const BridgeChanges& changes) {
+  const auto links = nl.links();
+  if (std::any_of(links.begin(), links.end(), [&](const net::Link& l) { return l.master_index == bridge_index; })) return;
+  if (changes.created) {
+    nl.delete_link(bridge_index);
+    return;
+  }
+  if (changes.set_promisc) net::set_link_promisc(bridge_index, false);
+  if (changes.set_up) nl.set_link_down(bridge_index);
 }
 
 // The VLAN settings of a new bridge port (the pod's host veth, or a <br>.<vlan> gateway's peer).
@@ -283,9 +319,18 @@ VethPair create_pod_veth(net::Netlink& host_nl, const net::Netns& host, const ne
   return {cni::Interface{peer, host_link->mac, std::nullopt, "", "", ""}, container};
 }
 
+// What ensure_address changed on a link, so that a failed ADD can put it back.
+struct AddressChanges {
+  int index = 0;
+  std::optional<cni::IPNet> added;
+  std::vector<cni::IPNet> removed;  // by forceAddress
+};
+
 // ensureAddr: the gateway address on the bridge (or its VLAN interface). An IPv4 address, or an
 // overlapping IPv6 one, that differs is replaced only with forceAddress.
-void ensure_address(net::Netlink& nl, const net::Link& link, const cni::IPNet& gateway, bool force_address) {
+void ensure_address(net::Netlink& nl, const net::Link& link, const cni::IPNet& gateway, bool force_address,
+                    AddressChanges& changes) {
+  changes.index = link.index;
   const int family = gateway.ip().is_v4() ? AF_INET : AF_INET6;
   for (const auto& existing : nl.addresses(link.index, family)) {
     if (existing.address == gateway) return;
@@ -297,12 +342,14 @@ void ensure_address(net::Netlink& nl, const net::Link& link, const cni::IPNet& g
     }
     try {
       nl.delete_address(link.index, existing.address);
+      changes.removed.push_back(existing.address);
     } catch (const std::system_error& e) {
       throw cni::Error(cni::ErrorCode::Internal, fmt::format("could not remove IP address from {}: {}", go_quoted(link.name), cause(e)));
     }
   }
   try {
     nl.add_address(link.index, gateway);
+    changes.added = gateway;
   } catch (const std::system_error& e) {
     if (!net::is_exists(e.code())) {
       throw cni::Error(cni::ErrorCode::Internal, fmt::format("could not add IP address to {}: {}", go_quoted(link.name), cause(e)));
@@ -319,17 +366,27 @@ void ensure_address(net::Netlink& nl, const net::Link& link, const cni::IPNet& g
   }
 }
 
+// A failed ADD's undo of ensure_address: its gateway address goes, the ones it replaced come back.
+void restore_addresses(net::Netlink& nl, const AddressChanges& changes) {
+  if (changes.added) nl.delete_address(changes.index, *changes.added);
+  for (const auto& address : changes.removed) nl.add_address(changes.index, address);
+}
+
 // ensureVlanInterface: "<bridge>.<vlan>", a veth whose peer is an access port of that VLAN; it
 // carries the gateway address when a VLAN network has isGateway. Shared by every pod of the VLAN.
-net::Link ensure_vlan_interface(net::Netlink& nl, const net::Link& bridge, const BridgeConfig& config) {
+// `created` tells whether this call made it.
+net::Link ensure_vlan_interface(net::Netlink& nl, const net::Link& bridge, const BridgeConfig& config, bool& created) {
   const auto name = fmt::format("{}.{}", bridge.name, config.vlan);
+  created = false;
   if (auto existing = nl.find_link(name)) return *existing;
   try {
     const auto peer = net::random_veth_name();
     nl.create_veth({.name = name, .peer_name = peer, .mtu = bridge.mtu, .mac = "", .peer_mac = "", .peer_netns_fd = -1});
     attach_port(nl, peer, bridge, false, false, config.vlan, {}, config.preserve_default_vlan);
+    created = true;
     nl.set_link_up(nl.link(name).index);
   } catch (const std::exception& e) {
+    if (created) nl.delete_link(name);  // takes the peer along
     throw cni::Error(cni::ErrorCode::Internal, fmt::format("faild to create vlan gateway {}: {}", go_quoted(name), cause(e)));
   }
   return nl.link(name);
@@ -400,10 +457,13 @@ class Bridge final : public plexus::Plugin {
   cni::Result add(const Call& call) override {
     const auto config = parse_config(call);
     validate_for_add(config);
+    // Everything that can be checked is checked before the node is touched.
+    const auto pod = open_pod_netns(call);
     net::Netlink host_nl;  // this thread's namespace: the node's
     const auto host = net::Netns::current();
-    auto bridge = ensure_bridge(host_nl, config);
-    const auto pod = open_pod_netns(call);
+    BridgeChanges bridge_changes;
+    auto bridge = ensure_bridge(host_nl, config, bridge_changes);
+    plexus::ScopeGuard restore_bridge_on_failure([&] { restore_bridge(host_nl, bridge.index, bridge_changes); });
     const std::string ifname = call.ifname();
 
     auto veth = create_pod_veth(host_nl, host, pod, call, config);
@@ -422,6 +482,18 @@ class Bridge final : public plexus::Plugin {
       remove_spoof_check.emplace([&] { plexus::nft::teardown_spoof_check(unique_id(call)); });
     }
 
+    // The gateway addresses and VLAN interface a failed ADD put on the shared bridge go again.
+    std::vector<AddressChanges> address_changes;
+    plexus::ScopeGuard restore_gateway_addresses([&] {
+      for (auto it = address_changes.rbegin(); it != address_changes.rend(); ++it) {
+        try {
+          restore_addresses(host_nl, *it);
+        } catch (const std::exception&) {
+          // the others still get theirs back
+        }
+      }
+    });
+    std::optional<plexus::ScopeGuard> remove_vlan_interface;
     std::optional<plexus::ScopeGuard> release_ip;
     std::optional<plexus::ScopeGuard> remove_masquerade;
     if (!config.ipam_type.empty()) {
@@ -453,19 +525,21 @@ class Bridge final : public plexus::Plugin {
             if (gateway.ip().family() != family) continue;
             any = true;
             if (config.vlan != 0) {
-              const auto vlan_link = ensure_vlan_interface(host_nl, bridge, config);
+              bool created = false;
+              const auto vlan_link = ensure_vlan_interface(host_nl, bridge, config, created);
+              if (created) remove_vlan_interface.emplace([&host_nl, name = vlan_link.name] { host_nl.delete_link(name); });
               if (!vlan_interface_listed) {
                 result.interfaces.push_back(cni::Interface{vlan_link.name, vlan_link.mac, std::nullopt, "", "", ""});
                 vlan_interface_listed = true;
               }
               try {
-                ensure_address(host_nl, vlan_link, gateway, config.force_address);
+                ensure_address(host_nl, vlan_link, gateway, config.force_address, address_changes.emplace_back());
               } catch (const cni::Error& e) {
                 throw cni::Error(e.code(), fmt::format("failed to set vlan interface for bridge with addr: {}", e.msg()));
               }
             } else {
               try {
-                ensure_address(host_nl, bridge, gateway, config.force_address);
+                ensure_address(host_nl, bridge, gateway, config.force_address, address_changes.emplace_back());
               } catch (const cni::Error& e) {
                 throw cni::Error(e.code(), fmt::format("failed to set bridge addr: {}", e.msg()));
               }
@@ -499,6 +573,7 @@ class Bridge final : public plexus::Plugin {
       });
     }
 
+    bring_bridge_up(host_nl, bridge, bridge_changes);
     // A container end left down (disableContainerInterface) keeps the port down on purpose.
     if (!config.disable_container_interface) wait_for_port_up(port.index);
 
@@ -509,8 +584,11 @@ class Bridge final : public plexus::Plugin {
 
     if (remove_masquerade) remove_masquerade->dismiss();
     if (release_ip) release_ip->dismiss();
+    if (remove_vlan_interface) remove_vlan_interface->dismiss();
+    restore_gateway_addresses.dismiss();
     if (remove_spoof_check) remove_spoof_check->dismiss();
     remove_veth.dismiss();
+    restore_bridge_on_failure.dismiss();
     return result;
   }
 
