@@ -979,6 +979,82 @@ TEST_P(E2e, TenantPolicyGatewayTakeoverNeedsTheAdminsOptIn) {
   EXPECT_EQ(node.del("default", "second", opted_in).exit_code, 0);
 }
 
+// Every file under `dir` with its contents: the delegate cache and libcni's result cache.
+std::map<std::string, std::string> files_under(const fs::path& dir) {
+  std::map<std::string, std::string> files;
+  if (!fs::exists(dir)) return files;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file()) files[fs::relative(entry.path(), dir).string()] = read_file(entry.path());
+  }
+  return files;
+}
+
+// A failed ADD anywhere leaves the host, the pod, host-local's state and the caches exactly as
+// they were: a macvlan on a missing master, an IPAM failure after the macvlan exists, a bridge NAD
+// naming the node's uplink or lo (plexus's bridge refuses it untouched; Debian's sets promisc on
+// it first, so those run on plexus's delegates only), and a second network failing after the
+// first attached. The cluster network (attached first every time) is rolled back as well. DEL of
+// the pod afterwards is success even where a delegate's own DEL fails on the same config.
+TEST_P(E2e, FailedAddsLeaveHostPodAndCachesAsTheyWere) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  const bool plexus_delegates = GetParam().delegates == Delegates::PlexusInProcess;
+  node.add_nad("default", "good", Node::macvlan_static("good", {"192.168.130.10/24"}));
+  node.add_nad("default", "no-master", Node::macvlan_static("no-master", {"192.168.131.10/24"}, "no-such-master"));
+  node.add_nad("default", "ipam-fails",
+               json{{"cniVersion", kCniVersion}, {"name", "ipam-fails"}, {"type", "macvlan"}, {"master", "eth0"},
+                    {"ipam", {{"type", "host-local"}, {"subnet", "192.168.132.0/33"}, {"dataDir", node.ipam_dir().string()}}}});
+  for (const std::string uplink : {"eth0", "lo"}) {
+    node.add_nad("default", "bridge-on-" + uplink,
+                 json{{"cniVersion", kCniVersion}, {"name", "bridge-on-" + uplink}, {"type", "bridge"}, {"bridge", uplink},
+                      {"promiscMode", true}, {"mtu", 1400},
+                      {"ipam", {{"type", "host-local"}, {"subnet", "192.168.133.0/24"}, {"dataDir", node.ipam_dir().string()}}}});
+  }
+  node.add_pod("default", "warmup", {});
+  const auto config = node.meta_config();
+  // A first pod on the node makes the cluster bridge's gateway address, which outlives any pod.
+  ASSERT_EQ(node.call("ADD", "default", "warmup", config, "warmup").exit_code, 0);
+  ASSERT_EQ(node.call("DEL", "default", "warmup", config, "warmup").exit_code, 0);
+  for (int i = 0; i < 40 && node.host().exec("ip -br link show cbr0").find("NO-CARRIER") == std::string::npos; ++i) ::usleep(50000);
+
+  // Debian's macvlan leaves its link behind when its IPAM fails (its DEL runs the IPAM first and
+  // stops there): those cases are plexus's delegates' only too.
+  std::vector<std::string> selections = {"no-master", "good,no-master"};
+  if (plexus_delegates) {
+    for (const auto* more : {"ipam-fails", "good,ipam-fails", "bridge-on-eth0", "bridge-on-lo", "good,bridge-on-eth0"}) {
+      selections.emplace_back(more);
+    }
+  }
+  for (const auto& selection : selections) {
+    SCOPED_TRACE(selection);
+    const auto pod_name = "app-" + std::to_string(&selection - selections.data());
+    node.add_pod("default", pod_name, {{"k8s.v1.cni.cncf.io/networks", selection}});
+    const auto pod_before = snapshot(node.pod());
+    const auto host_before = snapshot(node.host());
+    const auto ipam_before = host_local_allocations(node.ipam_dir());
+    const auto caches_before = files_under(node.cache_dir());
+
+    const auto failed = node.add("default", pod_name, config);
+    const auto error = error_of(failed);
+    const auto last = selection.substr(selection.rfind(',') + 1);
+    EXPECT_THAT(error.at("msg").get<std::string>(), HasSubstr("default/" + last)) << error.dump();
+
+    const auto pod_after = settled_snapshot(node.pod(), pod_before);
+    EXPECT_TRUE(pod_after == pod_before) << pod_after.changes_since(pod_before);
+    const auto host_after = settled_snapshot(node.host(), host_before);
+    EXPECT_TRUE(host_after == host_before) << host_after.changes_since(host_before);
+    EXPECT_EQ(host_local_allocations(node.ipam_dir()), ipam_before);
+    EXPECT_EQ(files_under(node.cache_dir()), caches_before);
+
+    // DEL of the pod that never got its networks: success, and still nothing changed.
+    const auto deleted = node.del("default", pod_name, config);
+    EXPECT_EQ(deleted.exit_code, 0) << describe(deleted);
+    const auto host_after_del = settled_snapshot(node.host(), host_before);
+    EXPECT_TRUE(host_after_del == host_before) << host_after_del.changes_since(host_before);
+    EXPECT_EQ(files_under(node.cache_dir()), caches_before);
+  }
+}
+
 // logFile as multus documents it, on the real `plexus` binary with plexus's in-process macvlan:
 // timestamped lines of the ADD and DEL, the plugin's own line among them, the file created 0600,
 // nothing on stderr with logToStderr false; a logFile that cannot be opened leaves the ADD working

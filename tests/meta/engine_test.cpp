@@ -206,6 +206,27 @@ TEST(MetaPluginDel, ErrorsAreAggregatedAndRetryDeleteOnErrorKeepsTheCache) {
   EXPECT_TRUE(std::holds_alternative<DelegateCache::Missing>(DelegateCache(f.cni_dir.path()).read("ctr1")));
 }
 
+// No cache: the container was never attached (or its failed ADD was rolled back). The rebuilt
+// delegates are still torn down, but one whose DEL fails (its config is refused again) is logged,
+// not returned: DEL of a container that has nothing is success.
+TEST(MetaPluginDel, WithoutACacheFailuresOfRebuiltDelegatesAreLoggedAndDelSucceeds) {
+  EngineFixture f;
+  f.invoker.failing_del_types = {"macvlan"};
+  std::vector<std::string> logged;
+  EngineOptions options;
+  options.log = [&](LogLevel level, std::string_view line) {
+    if (level == LogLevel::Error) logged.emplace_back(line);
+  };
+  ManifestStore store(f.manifests.path());
+  MetaPlugin plugin(f.invoker, &store, options);
+  const auto reply = plugin.handle(f.request("DEL"));
+  ASSERT_EQ(reply.exit_code, 0) << reply.stdout_data;
+  EXPECT_EQ(f.invoker.sequence(),
+            (std::vector<std::string>{"DEL tuning net2", "DEL ipvlan net2", "DEL macvlan net1", "DEL bridge eth0"}));
+  ASSERT_EQ(logged.size(), 1U);
+  EXPECT_NE(logged[0].find("app/ip-192"), std::string::npos) << logged[0];
+}
+
 TEST(MetaPluginAdd, PodAnnotationsFromTheRuntimeSkipThePodLookup) {
   EngineFixture f;
   TempDir nads_only;

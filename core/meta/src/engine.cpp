@@ -306,6 +306,7 @@ void MetaPlugin::del(const cni::Request& request) {
   std::vector<Delegate> delegates;
   ClaimHolder pod_holder{"Pod", call.pod_namespace, call.pod_name, call.pod_uid, std::nullopt};
   const auto lookup = cache.read(request.container_id);
+  const bool rebuilt = !std::holds_alternative<CacheEntry>(lookup);
   if (const auto* entry = std::get_if<CacheEntry>(&lookup)) {
     delegates = entry->delegates;
     pod_holder = ClaimHolder{"Pod", entry->pod_namespace, entry->pod_name, entry->pod_uid, std::nullopt};
@@ -343,7 +344,12 @@ void MetaPlugin::del(const cni::Request& request) {
       code = code == 0 ? e.code() : code;
     }
   }
-  if (!errors.empty()) {
+  // Rebuilt delegates are a guess at what might be attached (ADD writes the cache before it
+  // attaches anything, and a failed ADD removes it after its rollback): their failures, such as a
+  // refused config's, are logged, and DEL stays the success it is for a container never attached.
+  if (!errors.empty() && rebuilt) {
+    for (const auto& error : errors) log(LogLevel::Error, fmt::format("DEL without a delegate cache: {}", error));
+  } else if (!errors.empty()) {
     if (!call.config.retry_delete_on_error) cache.remove(request.container_id);
     throw cni::Error(code, fmt::format("{}", fmt::join(errors, "; ")));
   }
