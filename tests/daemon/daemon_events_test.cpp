@@ -1,11 +1,16 @@
 // plexusd's Events (thick mode): sent from the daemon's queue, so an ADD answers while the API
-// server still sits on them; DEL clears network-status. The fake kube-apiserver (real TLS) and the
-// recording script plugin (exec'd), so no root.
+// server still sits on them; DEL clears network-status. Hot-plug over the socket (POST /attach,
+// /detach). The fake kube-apiserver (real TLS) and the recording script plugin (exec'd), so no
+// root; hot-plug in real namespaces is in tests/e2e.
 #include "daemon_test_support.hpp"
 
 #include <plexus/daemon/server.hpp>
+#include <plexus/daemon/wire.hpp>
+#include <plexus/meta/cache.hpp>
 
 #include <gmock/gmock.h>
+
+#include <future>
 
 namespace plexus::test {
 namespace {
@@ -31,6 +36,9 @@ class DaemonEvents : public ::testing::Test {
     api_.put_network_attachment_definition(
         json{{"metadata", {{"name", "rec-net"}, {"namespace", "team-a"}}},
              {"spec", {{"config", json{{"cniVersion", "1.0.0"}, {"name", "rec-net"}, {"type", "recorder"}}.dump()}}}});
+    api_.put_network_attachment_definition(
+        json{{"metadata", {{"name", "rec-two"}, {"namespace", "team-a"}}},
+             {"spec", {{"config", json{{"cniVersion", "1.0.0"}, {"name", "rec-two"}, {"type", "recorder"}}.dump()}}}});
     auto pod = pod_object("team-a", "p", "node-1");
     pod["metadata"]["annotations"]["k8s.v1.cni.cncf.io/networks"] = "rec-net";
     uid_ = api_.put_pod(pod)["metadata"]["uid"].get<std::string>();
@@ -106,6 +114,108 @@ TEST_F(DaemonEvents, ARefusedEventIsLoggedAndTheAddStillSucceeds) {
            line.find("403") != std::string::npos;
   });
   EXPECT_EQ(refused, 2) << ::testing::PrintToString(lines);
+}
+
+
+cni::Reply hotplug(const fs::path& socket, const std::string& endpoint, const std::string& container, const std::string& config,
+                   const std::string& network) {
+  daemon::HotplugRequest request{cni_request("", container, config, "team-a", "p"), network};
+  const auto answer = daemon::http_over_unix(socket, "POST", endpoint, daemon::encode_hotplug_request(request));
+  EXPECT_EQ(answer.status, 200) << answer.body;
+  return daemon::decode_cni_reply(answer.body);
+}
+
+std::vector<std::string> cached_ifnames(const fs::path& work, const std::string& container) {
+  const auto lookup = meta::DelegateCache(work / "cache").read(container);
+  std::vector<std::string> names;
+  if (const auto* entry = std::get_if<meta::CacheEntry>(&lookup)) {
+    for (const auto& d : entry->delegates) names.push_back(d.ifname + " " + d.network_name);
+  }
+  return names;
+}
+
+std::vector<std::string> status_interfaces(const FakeApiServer& api) {
+  std::vector<std::string> names;
+  const auto status = json::parse(api.pod("team-a", "p")->at("metadata").at("annotations").at(kNetworkStatus).get<std::string>());
+  for (const auto& entry : status) names.push_back(entry.at("interface").get<std::string>() + " " + entry.at("name").get<std::string>());
+  return names;
+}
+
+// POST /attach and /detach: one network into and out of a running pod; the cache, network-status
+// and Events follow; bad requests leave the pod as it was.
+TEST_F(DaemonEvents, HotplugAttachAndDetachOverTheSocket) {
+  daemon::Daemon daemon(config_);
+  daemon.start();
+  const auto config = recorder_meta_config(work_.path());
+  ASSERT_EQ(daemon::call_daemon(config_.socket_path(), cni_request("ADD", "ctr-1", config, "team-a", "p")).exit_code, 0);
+  ASSERT_THAT(cached_ifnames(work_.path(), "ctr-1"), ::testing::ElementsAre("eth0 rec", "net1 team-a/rec-net"));
+
+  const auto attached = hotplug(config_.socket_path(), "/attach", "ctr-1", config, "rec-two");
+  ASSERT_EQ(attached.exit_code, 0) << attached.stdout_data;
+  EXPECT_EQ(json::parse(attached.stdout_data).at("interfaces").at(0).at("name"), "net2");
+  EXPECT_THAT(cached_ifnames(work_.path(), "ctr-1"), ::testing::ElementsAre("eth0 rec", "net1 team-a/rec-net", "net2 team-a/rec-two"));
+  EXPECT_THAT(status_interfaces(api_), ::testing::ElementsAre("eth0 rec", "net1 team-a/rec-net", "net2 team-a/rec-two"));
+  ASSERT_TRUE(daemon.event_queue()->wait_idle(std::chrono::seconds(5)));
+  EXPECT_EQ(api_.kube_events().back().at("message"), "Add net2 [10.9.0.1/24] from team-a/rec-two");
+
+  // Refused, and nothing changes: an interface name in use, a NAD that does not exist (a Warning).
+  const auto taken = hotplug(config_.socket_path(), "/attach", "ctr-1", config, "rec-two@net1");
+  EXPECT_EQ(taken.exit_code, 1);
+  EXPECT_THAT(taken.stdout_data, ::testing::HasSubstr("already has an interface net1"));
+  const auto missing = hotplug(config_.socket_path(), "/attach", "ctr-1", config, "no-such-net");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(cni::Error::from_json(missing.stdout_data)->code(), 7);
+  EXPECT_THAT(cached_ifnames(work_.path(), "ctr-1"), ::testing::SizeIs(3));
+  ASSERT_TRUE(daemon.event_queue()->wait_idle(std::chrono::seconds(5)));
+  EXPECT_EQ(api_.kube_events().back().at("reason"), "NoNetworkFound");
+  EXPECT_EQ(api_.kube_events().back().at("type"), "Warning");
+  const auto stranger = hotplug(config_.socket_path(), "/attach", "ctr-unknown", config, "rec-two");
+  EXPECT_EQ(cni::Error::from_json(stranger.stdout_data)->code(), 3) << stranger.stdout_data;
+  const auto no_network = daemon::http_over_unix(config_.socket_path(), "POST", "/attach",
+                                                 daemon::encode_cni_request(cni_request("ADD", "ctr-1", config, "team-a", "p")));
+  EXPECT_EQ(no_network.status, 400) << no_network.body;
+
+  const auto detached = hotplug(config_.socket_path(), "/detach", "ctr-1", config, "rec-two");
+  ASSERT_EQ(detached.exit_code, 0) << detached.stdout_data;
+  EXPECT_THAT(cached_ifnames(work_.path(), "ctr-1"), ::testing::ElementsAre("eth0 rec", "net1 team-a/rec-net"));
+  EXPECT_THAT(status_interfaces(api_), ::testing::ElementsAre("eth0 rec", "net1 team-a/rec-net"));
+  EXPECT_EQ(hotplug(config_.socket_path(), "/detach", "ctr-1", config, "rec-two").exit_code, 0) << "idempotent";
+
+  const auto calls = recorded_calls(work_.path());
+  const auto count = [&](const std::string& command) {
+    return std::count_if(calls.begin(), calls.end(), [&](const RecordedCall& c) { return c.command == command; });
+  };
+  EXPECT_EQ(count("ADD"), 3);
+  EXPECT_EQ(count("DEL"), 1) << "only the detached network";
+  ASSERT_EQ(daemon::call_daemon(config_.socket_path(), cni_request("DEL", "ctr-1", config, "team-a", "p")).exit_code, 0);
+}
+
+// A hot-plug and the pod's DEL racing: serialized per container, so either the DEL also tears down
+// the new network, or the attach finds no pod; never an interface left behind.
+TEST_F(DaemonEvents, HotplugRacingDelLeavesNothingBehind) {
+  write_recorder(work_.path() / "bin", work_.path(), "0.2");
+  daemon::Daemon daemon(config_);
+  daemon.start();
+  const auto config = recorder_meta_config(work_.path());
+  for (int round = 0; round < 4; ++round) {
+    const auto container = "ctr-race-" + std::to_string(round);
+    ASSERT_EQ(daemon::call_daemon(config_.socket_path(), cni_request("ADD", container, config, "team-a", "p")).exit_code, 0);
+    auto attach = std::async(std::launch::async, [&] { return hotplug(config_.socket_path(), "/attach", container, config, "rec-two"); });
+    if (round % 2 == 1) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const auto deleted = daemon::call_daemon(config_.socket_path(), cni_request("DEL", container, config, "team-a", "p"));
+    ASSERT_EQ(deleted.exit_code, 0) << deleted.stdout_data;
+    const auto attached = attach.get();
+    EXPECT_TRUE(attached.exit_code == 0 || cni::Error::from_json(attached.stdout_data)->code() == 3) << attached.stdout_data;
+    EXPECT_TRUE(cached_ifnames(work_.path(), container).empty()) << round;
+    int adds = 0;
+    int dels = 0;
+    for (const auto& call : recorded_calls(work_.path())) {
+      if (call.container != container) continue;
+      (call.command == "ADD" ? adds : dels) += 1;
+    }
+    EXPECT_EQ(adds, dels) << "round " << round << ": every interface attached was torn down";
+    EXPECT_EQ(adds, attached.exit_code == 0 ? 3 : 2) << round;
+  }
 }
 
 }  // namespace

@@ -34,6 +34,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <regex>
 #include <memory>
@@ -286,6 +287,22 @@ class Node {
   // readinessindicatorfile wait of the in-process engine (the binary's is multus's 45 s).
   std::chrono::milliseconds engine_readiness_timeout{300};
 
+  // Hot-plug of one network into (attach) or out of the pod's sandbox, through the engine plexusd
+  // runs for POST /attach and /detach.
+  cni::Reply hotplug(bool attach, const std::string& pod_ns, const std::string& pod_name, const json& config,
+                     const std::string& network) {
+    cni::Request request;
+    request.command = attach ? "ADD" : "DEL";
+    request.container_id = container_id();
+    request.netns = pod().path();
+    request.ifname = "eth0";
+    request.args = "IgnoreUnknown=1;K8S_POD_NAMESPACE=" + pod_ns + ";K8S_POD_NAME=" + pod_name;
+    request.path = mode_.delegates == Delegates::DebianExec ? PLEXUS_REFERENCE_CNI_DIR
+                                                             : std::string(PLEXUS_CNI_BIN_DIR) + ":" + PLEXUS_REFERENCE_CNI_DIR;
+    request.stdin_data = config.dump();
+    return run_engine(request, [&](plexus::meta::MetaPlugin& engine) { return engine.handle_hotplug(request, network, attach); });
+  }
+
  private:
   // kubelet's way: exec the binary with CNI_* set and the config on stdin, in the host namespace.
   cni::Reply call_binary(const cni::Request& request) {
@@ -304,6 +321,10 @@ class Node {
   // A runtime's or daemon's way: the engine over a Router on a PluginRegistry, in-process, its
   // calls made from a thread inside the host namespace.
   cni::Reply call_engine(const cni::Request& request) {
+    return run_engine(request, [&](plexus::meta::MetaPlugin& engine) { return engine.handle(request); });
+  }
+
+  cni::Reply run_engine(const cni::Request& request, const std::function<cni::Reply(plexus::meta::MetaPlugin&)>& run) {
     const auto config = plexus::meta::parse_meta_config(request.stdin_data);
     plexus::invoke::PluginRegistry registry;
     std::vector<fs::path> dirs(config.plugin_dirs.begin(), config.plugin_dirs.end());
@@ -325,7 +346,7 @@ class Node {
     options.events = &events;
     plexus::meta::MetaPlugin engine(router, &source, options);
     return plexus::net::in_netns(fs::path(host().path()), [&] {
-      auto reply = engine.handle(request);
+      auto reply = run(engine);
       events.send_all(plexus::meta::kubernetes_event_sender(client, "node-1", std::chrono::milliseconds(1000)),
                       [&reply](std::string_view message) { reply.stderr_data += std::string(message) + "\n"; });
       return reply;
@@ -677,6 +698,70 @@ TEST_P(E2e, SlowEventsEndpointNeverFailsTheAdd) {
   EXPECT_LT(took, std::chrono::milliseconds(3500)) << "one 1 s POST, then no more";
   EXPECT_THAT(added.stderr_data, HasSubstr("(1 more not sent)"));
   ASSERT_EQ(node.del("default", "app", config).exit_code, 0);
+  expect_pod_empty(node.pod());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hot-plug in real namespaces (the engine of plexusd's POST /attach, /detach): a network added to
+// and removed from a running pod, its other interfaces untouched; an invalid one refused with a
+// Warning and the pod as it was; DEL after a hot-plug tears the new interface down too.
+
+json link_identity(const TestNetns& netns, const std::string& ifname) {
+  auto link = link_json(netns, ifname);
+  if (link.is_null()) return link;
+  return json{{"ifindex", link.at("ifindex")}, {"address", link.at("address")}, {"addresses", inet_addresses(link)}};
+}
+
+TEST_P(E2e, HotplugAttachesAndDetachesOneNetworkLeavingTheOthersAlone) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  node.add_nad("default", "ip-192", Node::macvlan_static("ip-192"));
+  node.add_nad("default", "ip-193", Node::macvlan_static("ip-193", {"192.168.113.20/24"}));
+  node.add_pod("default", "licensed-app",
+               {{"k8s.v1.cni.cncf.io/networks", R"([{"name":"ip-192","ips":["192.168.111.10/24"],"mac":"20:01:02:03:04:05"}])"}});
+  const auto config = node.meta_config();
+  ASSERT_EQ(node.add("default", "licensed-app", config).exit_code, 0);
+  const auto eth0 = link_identity(node.pod(), "eth0");
+  const auto net1 = link_identity(node.pod(), "net1");
+  ASSERT_FALSE(net1.is_null());
+
+  const auto attached = node.hotplug(true, "default", "licensed-app", config, "ip-193");
+  ASSERT_EQ(attached.exit_code, 0) << describe(attached);
+  EXPECT_EQ(json::parse(attached.stdout_data).at("ips").at(0).at("address"), "192.168.113.20/24");
+  EXPECT_THAT(inet_addresses(link_json(node.pod(), "net2")), ::testing::ElementsAre("192.168.113.20/24"));
+  EXPECT_EQ(link_identity(node.pod(), "eth0"), eth0) << "eth0 untouched";
+  EXPECT_EQ(link_identity(node.pod(), "net1"), net1) << "net1 untouched (same link, MAC and IP)";
+  auto status = json::parse(network_status_of(node.api(), "default", "licensed-app"));
+  ASSERT_EQ(status.size(), 3U) << status.dump();
+  EXPECT_EQ(status[2].at("name"), "default/ip-193");
+  EXPECT_EQ(status[2].at("interface"), "net2");
+  EXPECT_EQ(node.api().kube_events().back().at("message"), "Add net2 [192.168.113.20/24] from default/ip-193");
+
+  // Invalid: a NAD that does not exist, an interface name in use. The pod stays as it is.
+  const auto before = snapshot(node.pod());
+  EXPECT_EQ(error_of(node.hotplug(true, "default", "licensed-app", config, "no-such-net")).at("code"), 7);
+  EXPECT_EQ(node.api().kube_events().back().at("reason"), "NoNetworkFound");
+  EXPECT_THAT(error_of(node.hotplug(true, "default", "licensed-app", config, "ip-193@net1")).at("msg").get<std::string>(),
+              HasSubstr("already has an interface net1"));
+  const auto after = settled_snapshot(node.pod(), before);
+  EXPECT_TRUE(after == before) << after.changes_since(before);
+
+  const auto detached = node.hotplug(false, "default", "licensed-app", config, "ip-193");
+  ASSERT_EQ(detached.exit_code, 0) << describe(detached);
+  EXPECT_THAT(link_names(node.pod()), ::testing::ElementsAre("lo", "eth0", "net1"));
+  EXPECT_EQ(link_identity(node.pod(), "eth0"), eth0);
+  EXPECT_EQ(link_identity(node.pod(), "net1"), net1);
+  status = json::parse(network_status_of(node.api(), "default", "licensed-app"));
+  EXPECT_EQ(status.size(), 2U) << status.dump();
+
+  // Attach again, then the pod's DEL: every interface goes, the hot-plugged one included.
+  ASSERT_EQ(node.hotplug(true, "default", "licensed-app", config, "ip-193").exit_code, 0);
+  ASSERT_THAT(link_names(node.pod()), ::testing::Contains("net2"));
+  ASSERT_EQ(node.del("default", "licensed-app", config).exit_code, 0);
+  expect_pod_empty(node.pod());
+  EXPECT_TRUE(host_local_allocations(node.ipam_dir()).empty());
+  // A hot-plug after the DEL finds no pod: code 3, nothing attached.
+  EXPECT_EQ(error_of(node.hotplug(true, "default", "licensed-app", config, "ip-193")).at("code"), 3);
   expect_pod_empty(node.pod());
 }
 

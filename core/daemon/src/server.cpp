@@ -365,6 +365,21 @@ void Daemon::serve_connection(int fd) {
         response.body() = cni::Error(cni::ErrorCode::DecodingFailure, fmt::format("bad request to plexusd: {}", e.what())).to_json();
       }
     }
+  } else if (target == kAttachEndpoint || target == kDetachEndpoint) {
+    handler = target.substr(1);
+    if (request.method() != http::verb::post) {
+      response.result(http::status::method_not_allowed);
+      response.body() = "POST only\n";
+    } else {
+      response.set(http::field::content_type, "application/json");
+      try {
+        auto hotplug = decode_hotplug_request(request.body());
+        response.body() = encode_cni_reply(handle_hotplug(std::move(hotplug.request), hotplug.network, target == kAttachEndpoint));
+      } catch (const std::invalid_argument& e) {
+        response.result(http::status::bad_request);
+        response.body() = cni::Error(cni::ErrorCode::DecodingFailure, fmt::format("bad request to plexusd: {}", e.what())).to_json();
+      }
+    }
   } else {
     response.result(http::status::not_found);
     response.body() = "not found\n";
@@ -377,6 +392,19 @@ void Daemon::serve_connection(int fd) {
 
 cni::Reply Daemon::handle_cni(cni::Request request) {
   if (request.command == "VERSION") return cni::Reply{0, cni::version_reply(cni::all_versions()), {}};
+  return run_engine(request, request.command, [&](meta::MetaPlugin& engine) { return engine.handle(request); });
+}
+
+cni::Reply Daemon::handle_hotplug(cni::Request request, const std::string& network, bool attach) {
+  if (request.container_id.empty()) {
+    return {1, cni::Error(cni::ErrorCode::InvalidEnvironment, "hot-plug needs CNI_CONTAINERID").to_json(), {}};
+  }
+  return run_engine(request, attach ? "ATTACH" : "DETACH",
+                    [&](meta::MetaPlugin& engine) { return engine.handle_hotplug(request, network, attach); });
+}
+
+cni::Reply Daemon::run_engine(const cni::Request& request, const std::string& command,
+                              const std::function<cni::Reply(meta::MetaPlugin&)>& call) {
   const auto start = std::chrono::steady_clock::now();
   ++calls_in_flight_;
   std::optional<ContainerLocks::Guard> serialized;
@@ -401,14 +429,14 @@ cni::Reply Daemon::handle_cni(cni::Request request) {
     options.log = [this, prefix](meta::LogLevel level, std::string_view message) { log(level, fmt::format("{}{}", prefix, message)); };
     options.events = events_.get();
     meta::MetaPlugin engine(timed, source_.get(), options);
-    reply = engine.handle(request);
+    reply = call(engine);
   } catch (const cni::Error& e) {
     reply = {1, e.to_json(), {}};
   } catch (const std::exception& e) {
     reply = {1, cni::Error(cni::ErrorCode::Internal, e.what()).to_json(), {}};
   }
   serialized.reset();
-  metrics_.count_call(request.command, reply.exit_code == 0,
+  metrics_.count_call(command, reply.exit_code == 0,
                       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   --calls_in_flight_;
   return reply;

@@ -112,6 +112,30 @@ cni::Request decode_cni_request(std::string_view body) {
   return request;
 }
 
+std::string encode_hotplug_request(const HotplugRequest& hotplug) {
+  auto object = json::parse(encode_cni_request(hotplug.request));
+  object["network"] = hotplug.network;
+  return object.dump();
+}
+
+HotplugRequest decode_hotplug_request(std::string_view body) {
+  json object = json::parse(body, nullptr, false);
+  if (!object.is_object()) throw std::invalid_argument("request is not a JSON object");
+  const auto network = object.find("network");
+  if (network == object.end() || !network->is_string() || network->get<std::string>().empty()) {
+    throw std::invalid_argument("request has no \"network\" string (one element of the networks annotation)");
+  }
+  HotplugRequest hotplug;
+  hotplug.network = network->get<std::string>();
+  // The endpoint says what to do; CNI_COMMAND may be left out.
+  if (object.contains("env") && object["env"].is_object()) {
+    auto& env = object["env"];
+    if (!env.contains("CNI_COMMAND") || env["CNI_COMMAND"] == "") env["CNI_COMMAND"] = "HOTPLUG";
+  }
+  hotplug.request = decode_cni_request(object.dump());
+  return hotplug;
+}
+
 std::string encode_cni_reply(const cni::Reply& reply) {
   return json{{"exitCode", reply.exit_code},
               {"stdout", base64_encode(reply.stdout_data)},

@@ -8,6 +8,7 @@
 #include <plexus/meta/cache.hpp>
 #include <plexus/meta/default_route.hpp>
 #include <plexus/meta/resolution.hpp>
+#include <plexus/meta/selection.hpp>
 #include <plexus/meta/status.hpp>
 #include <plexus/meta/sticky_claims.hpp>
 #include <plexus/scope_guard.hpp>
@@ -411,6 +412,182 @@ void MetaPlugin::gc(const cni::Request& request) {
     }
   }
   if (!errors.empty()) throw cni::Error(cni::ErrorCode::Internal, fmt::format("{}", fmt::join(errors, "; ")));
+}
+
+// --- hot-plug ------------------------------------------------------------------------------
+
+namespace {
+
+NetworkSelection single_selection(std::string_view network, const std::string& pod_namespace) {
+  auto selections = parse_network_selections(network, pod_namespace);
+  if (selections.size() != 1) {
+    throw cni::Error(cni::ErrorCode::InvalidNetworkConfig,
+                     fmt::format("invalid network \"{}\": hot-plug takes exactly one network, got {}", network, selections.size()));
+  }
+  return std::move(selections.front());
+}
+
+CacheEntry cached_attachments(const DelegateCache& cache, const std::string& container_id) {
+  auto lookup = cache.read(container_id);
+  if (auto* entry = std::get_if<CacheEntry>(&lookup)) return std::move(*entry);
+  if (const auto* corrupt = std::get_if<DelegateCache::Corrupt>(&lookup)) {
+    throw cni::Error(cni::ErrorCode::UnknownContainer,
+                     fmt::format("container {}: delegate cache unusable ({}): cannot hot-plug", container_id, corrupt->reason));
+  }
+  throw cni::Error(cni::ErrorCode::UnknownContainer,
+                   fmt::format("container {} is not attached here (no delegate cache): nothing to hot-plug into", container_id));
+}
+
+}  // namespace
+
+void MetaPlugin::publish_network_status(const std::string& pod_namespace, const std::string& pod_name, const std::string& pod_uid,
+                                        const std::vector<Delegate>& delegates, const invoke::ResultCache& results,
+                                        const std::string& container_id) {
+  if (source_ == nullptr || pod_name.empty()) return;
+  try {
+    std::vector<ordered_json> entries;
+    for (const auto& delegate : delegates) {
+      const auto cached = results.read_result(invoke::Network::parse(delegate.config).list.name, container_id, delegate.ifname);
+      if (!cached) continue;
+      for (auto& entry : network_status_entries(cni::parse_result(*cached), delegate.network_name, delegate.cluster_network)) {
+        entries.push_back(std::move(entry));
+      }
+    }
+    network_status_ = network_status_annotation(entries);
+    source_->set_network_status(pod_namespace, pod_name, pod_uid, network_status_);
+  } catch (const std::exception& e) {
+    const auto message = fmt::format("cannot set network-status on pod {}/{} (its networks stay attached): {}",
+                                      pod_namespace, pod_name, e.what());
+    log(LogLevel::Error, message);
+    record_event(EventType::Warning, kNetworkStatusFailedReason, message);
+  }
+}
+
+std::string MetaPlugin::attach_network(const cni::Request& request, std::string_view network) {
+  event_pod_.reset();
+  Call call(request, invoker_);
+  const DelegateCache cache(call.config.cni_dir);
+  const CacheEntry before = cached_attachments(cache, request.container_id);
+  if (source_ == nullptr) {
+    throw cni::Error(cni::ErrorCode::InvalidNetworkConfig, "hot-plug needs an API server or a manifest store to find the network in");
+  }
+  if (auto pod = source_->get_pod(before.pod_namespace, before.pod_name, false); pod && options_.events != nullptr && call.config.send_events) {
+    event_pod_ = std::move(pod);
+  }
+  try {
+    const auto selection = single_selection(network, before.pod_namespace);
+    if (!selection.default_route.empty()) {
+      throw cni::Error(cni::ErrorCode::InvalidNetworkConfig,
+                       fmt::format("invalid network \"{}\": \"default-route\" cannot be hot-plugged (it moves the pod's default route)", network));
+    }
+    const auto taken = [&](const std::string& ifname) {
+      return std::any_of(before.delegates.begin(), before.delegates.end(), [&](const Delegate& d) { return d.ifname == ifname; });
+    };
+    auto delegate = build_delegates({resolve_selection(selection, before.pod_namespace, call.config, *source_)},
+                                    context_for(call, request))
+                        .front();
+    if (!selection.interface.empty()) {
+      if (taken(selection.interface)) {
+        throw cni::Error(cni::ErrorCode::InvalidNetworkConfig,
+                         fmt::format("invalid network \"{}\": the pod already has an interface {}", network, selection.interface));
+      }
+    } else {
+      // net<N> counting every delegate, as if the network had been in the annotation from the start.
+      std::size_t index = before.delegates.size();
+      do {
+        delegate.ifname = fmt::format("net{}", index++);
+      } while (taken(delegate.ifname));
+    }
+
+    // The cache first, as on ADD: a crash half-way still leaves DEL the new interface to tear down.
+    CacheEntry after = before;
+    after.delegates.push_back(delegate);
+    cache.write(after);
+    // A delegate that failed half-way gets its DEL too, as on ADD.
+    ScopeGuard roll_back([&] {
+      try {
+        call.chain.del(invoke::Network::parse(delegate.config), runtime_for(delegate, request));
+      } catch (const std::exception& e) {
+        log(LogLevel::Error, fmt::format("rollback of network \"{}\": {}", delegate.network_name, e.what()));
+      }
+      cache.write(before);
+    });
+    cni::Result result;
+    try {
+      result = call.chain.add(invoke::Network::parse(delegate.config), runtime_for(delegate, request));
+    } catch (const cni::Error& e) {
+      throw wrap(delegate, "cannot attach", e);
+    }
+    roll_back.dismiss();
+
+    const Attachment attachment{delegate, result};
+    log(LogLevel::Verbose, added_interface_message(attachment));
+    record_event(EventType::Normal, kAddedInterfaceReason, added_interface_message(attachment));
+    publish_network_status(before.pod_namespace, before.pod_name, before.pod_uid, after.delegates, call.results, request.container_id);
+    attachments_ = {attachment};
+    return cni::print_result(result, cni::effective_version(call.config.cni_version));
+  } catch (const NetworkNotFound& e) {
+    record_event(EventType::Warning, kNoNetworkFoundReason, e.event_message());
+    throw;
+  } catch (const cni::Error& e) {
+    record_event(EventType::Warning, kAddFailedReason, e.msg());
+    throw;
+  }
+}
+
+void MetaPlugin::detach_network(const cni::Request& request, std::string_view network) {
+  event_pod_.reset();
+  Call call(request, invoker_);
+  const DelegateCache cache(call.config.cni_dir);
+  const auto lookup = cache.read(request.container_id);
+  const auto* before = std::get_if<CacheEntry>(&lookup);
+  if (before == nullptr) return;  // the pod is gone (or was never here): nothing is attached
+  const auto selection = single_selection(network, before->pod_namespace);
+  std::vector<std::size_t> matches;
+  for (std::size_t i = 0; i < before->delegates.size(); ++i) {
+    const auto& d = before->delegates[i];
+    if (!d.cluster_network && d.network_name == selection.qualified_name() && (selection.interface.empty() || d.ifname == selection.interface)) {
+      matches.push_back(i);
+    }
+  }
+  if (matches.empty()) {
+    log(LogLevel::Verbose, fmt::format("detach: {} is not attached to container {}", network, request.container_id));
+    return;
+  }
+  if (matches.size() > 1) {
+    throw cni::Error(cni::ErrorCode::InvalidNetworkConfig,
+                     fmt::format("invalid network \"{}\": attached {} times, name the interface (\"{}@<ifname>\")", network,
+                                 matches.size(), selection.qualified_name()));
+  }
+  const auto& delegate = before->delegates[matches.front()];
+  try {
+    call.chain.del(invoke::Network::parse(delegate.config), runtime_for(delegate, request));
+  } catch (const cni::Error& e) {
+    throw wrap(delegate, "cannot detach", e);
+  }
+  log(LogLevel::Verbose, fmt::format("Del {} from {}", delegate.ifname, delegate.network_name));
+  CacheEntry after = *before;
+  after.delegates.erase(after.delegates.begin() + static_cast<std::ptrdiff_t>(matches.front()));
+  cache.write(after);
+  publish_network_status(after.pod_namespace, after.pod_name, after.pod_uid, after.delegates, call.results, request.container_id);
+}
+
+cni::Reply MetaPlugin::handle_hotplug(const cni::Request& request, std::string_view network, bool attach) {
+  cni::Reply reply;
+  try {
+    if (attach) {
+      reply.stdout_data = attach_network(request, network);
+    } else {
+      detach_network(request, network);
+    }
+  } catch (const cni::Error& e) {
+    reply.exit_code = 1;
+    reply.stdout_data = e.to_json();
+  } catch (const std::exception& e) {
+    reply.exit_code = 1;
+    reply.stdout_data = cni::Error(cni::ErrorCode::Internal, e.what()).to_json();
+  }
+  return reply;
 }
 
 }  // namespace plexus::meta

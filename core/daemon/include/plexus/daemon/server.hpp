@@ -18,6 +18,7 @@
 #include <plexus/daemon/pod_cache.hpp>
 #include <plexus/invoke/registry.hpp>
 #include <plexus/k8s/api_client.hpp>
+#include <plexus/meta/engine.hpp>
 #include <plexus/meta/events.hpp>
 #include <plexus/meta/network_source.hpp>
 
@@ -56,6 +57,9 @@ class Daemon {
 
   // The whole CNI call as an exec'd plexus would run it, for the socket and for tests.
   cni::Reply handle_cni(cni::Request request);
+  // Hot-plug of one network into (attach) or out of (detach) a running pod; serialized with the
+  // container's CNI calls, so a racing DEL runs wholly before or after it.
+  cni::Reply handle_hotplug(cni::Request request, const std::string& network, bool attach);
 
   const DaemonConfig& config() const { return config_; }
   DaemonMetrics& metrics() { return metrics_; }
@@ -79,6 +83,9 @@ class Daemon {
   void connection_worker();
   void serve_connection(int fd);
   void log(meta::LogLevel level, std::string_view message) const;
+  // One engine call with this daemon's registry, source, events and log, counted as `command`.
+  cni::Reply run_engine(const cni::Request& request, const std::string& command,
+                        const std::function<cni::Reply(meta::MetaPlugin&)>& call);
 
   DaemonConfig config_;
   DaemonLog log_;

@@ -8,6 +8,11 @@
 //
 // Unlike multus (200 with {"Result":...} or 400 with the error), the reply carries the real exit
 // code and the exact stdout bytes, so the shim prints what an exec'd plexus would have printed.
+//
+//   POST /attach, POST /detach   hot-plug: the /cni request shape (CNI_CONTAINERID, CNI_NETNS,
+//                CNI_ARGS, the meta config; CNI_COMMAND may be left out) plus "network": one
+//                element of the networks annotation, e.g. "ip-193@net5" or [{"name":"ip-193"}].
+//                The same reply.
 #pragma once
 
 #include <plexus/cni/protocol.hpp>
@@ -18,6 +23,13 @@
 namespace plexus::daemon {
 
 inline constexpr std::string_view kCniEndpoint = "/cni";
+inline constexpr std::string_view kAttachEndpoint = "/attach";
+inline constexpr std::string_view kDetachEndpoint = "/detach";
+
+struct HotplugRequest {
+  cni::Request request;
+  std::string network;
+};
 
 std::string base64_encode(std::string_view bytes);
 // Throws std::invalid_argument on a character outside the alphabet or a bad length.
@@ -26,6 +38,10 @@ std::string base64_decode(std::string_view text);
 std::string encode_cni_request(const cni::Request& request);
 // Throws std::invalid_argument naming what is missing or malformed.
 cni::Request decode_cni_request(std::string_view body);
+
+std::string encode_hotplug_request(const HotplugRequest& hotplug);
+// Throws std::invalid_argument naming what is missing or malformed ("network" is required).
+HotplugRequest decode_hotplug_request(std::string_view body);
 
 std::string encode_cni_reply(const cni::Reply& reply);
 cni::Reply decode_cni_reply(std::string_view body);

@@ -7,6 +7,7 @@
 #include <plexus/cni/protocol.hpp>
 #include <plexus/cni/result.hpp>
 #include <plexus/invoke/invoker.hpp>
+#include <plexus/invoke/result_cache.hpp>
 #include <plexus/meta/config.hpp>
 #include <plexus/meta/delegate.hpp>
 #include <plexus/meta/events.hpp>
@@ -60,12 +61,28 @@ class MetaPlugin {
   void status(const cni::Request& request);
   void gc(const cni::Request& request);
 
+  // Hot-plug (multus-dynamic-networks-controller's job, through multus's /delegate): attach one
+  // more network to the running pod of request.container_id, in request.netns, or detach one.
+  // `network` is one element of the networks annotation, in either form ("ns/name@net5" or
+  // [{"name":...,"ips":[...]}]). The pod is the one its delegate cache names; no other interface
+  // is touched; the cache and network-status follow. attach returns the new network's result;
+  // a failure leaves the pod as it was and is a Warning on it. detach of a network that is not
+  // attached is success (idempotent, as DEL). Both throw cni::Error.
+  std::string attach_network(const cni::Request& request, std::string_view network);
+  void detach_network(const cni::Request& request, std::string_view network);
+  // The same, never throwing: exit code 1 with the CNI error JSON.
+  cni::Reply handle_hotplug(const cni::Request& request, std::string_view network, bool attach);
+
   // The attachments of the last successful ADD, and the network-status it built.
   const std::vector<Attachment>& last_attachments() const { return attachments_; }
   const std::string& last_network_status() const { return network_status_; }
 
  private:
   std::string attach(const cni::Request& request);
+  // Rewrites network-status from the delegates' cached results; a failure is logged, a Warning.
+  void publish_network_status(const std::string& pod_namespace, const std::string& pod_name, const std::string& pod_uid,
+                              const std::vector<Delegate>& delegates, const invoke::ResultCache& results,
+                              const std::string& container_id);
   void wait_for_readiness(const MetaConfig& config) const;
   void log(LogLevel level, std::string_view message) const;
   // An Event about the pod of the ADD in progress, once it is known and if sendEvents is on.
