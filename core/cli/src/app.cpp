@@ -93,6 +93,7 @@ struct AttachOptions {
   std::string ifname = "eth0";
   std::string cni_path;
   std::string node;
+  std::string network;  // hot-plug: only this network (one element of the networks annotation)
 };
 
 // `plexus attach` / `plexus detach`: plexus as the kubelet for one pod, like cnitool for one network.
@@ -124,13 +125,20 @@ int attach_main(const AttachOptions& options, const std::string& command, std::o
     request.args = fmt::format("IgnoreUnknown=1;K8S_POD_NAMESPACE={};K8S_POD_NAME={};K8S_POD_INFRA_CONTAINER_ID={}{}", pod_ns,
                                pod_name, request.container_id, uid.empty() ? "" : ";K8S_POD_UID=" + uid);
 
-    const auto reply = runtime.engine().handle(request);
+    const bool hotplug = !options.network.empty();
+    const auto reply = hotplug ? runtime.engine().handle_hotplug(request, options.network, command == "ADD")
+                               : runtime.engine().handle(request);
     runtime.send_events();
     if (reply.exit_code != 0) {
       out << reply.stdout_data << '\n';
       return reply.exit_code;
     }
-    if (command == "ADD") {
+    if (hotplug && command == "DEL") {
+      out << fmt::format("detached {} from {}/{}\n", options.network, pod_ns, pod_name);
+      if (!runtime.engine().last_network_status().empty()) {
+        out << "network-status (k8s.v1.cni.cncf.io/network-status):\n" << runtime.engine().last_network_status() << '\n';
+      }
+    } else if (command == "ADD") {
       out << reply.stdout_data << '\n';
       out << "network-status (k8s.v1.cni.cncf.io/network-status):\n" << runtime.engine().last_network_status() << '\n';
     } else {
@@ -222,6 +230,8 @@ int plexus_main(int argc, char** argv, std::istream& in, std::ostream& out, std:
     sub->add_option("--ifname", attach_options.ifname, "The cluster network's interface (default eth0)");
     sub->add_option("--cni-path", attach_options.cni_path, "Where exec'd delegates are found (default: $CNI_PATH, else binDir)");
     sub->add_option("--node", attach_options.node, "The node name sticky claims record (default: $NODE_NAME, else the host name)");
+    sub->add_option("--network", attach_options.network,
+                     "Hot-plug: only this network (\"[ns/]name[@ifname]\" or a JSON element), into or out of the attached pod");
     const std::string cni_command = command;
     sub->callback([&, cni_command] { status = attach_main(attach_options, cni_command, out, err); });
   }
