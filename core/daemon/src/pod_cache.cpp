@@ -79,16 +79,33 @@ void PodCache::replace_all(const k8s::PodList& list) {
   changed_.notify_all();
 }
 
+namespace {
+
+std::string networks_of(const nlohmann::json& pod) {
+  const auto annotations = pod.value("metadata", nlohmann::json::object()).value("annotations", nlohmann::json::object());
+  const auto it = annotations.find(std::string(k8s::kNetworksAnnotation));
+  return it != annotations.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace
+
 void PodCache::apply(const k8s::WatchEvent& event) {
   if (event.type == k8s::WatchEventType::Bookmark || !event.object.contains("metadata")) return;
   const auto key = key_of(event.object);
-  const std::lock_guard lock(mutex_);
-  if (event.type == k8s::WatchEventType::Deleted) {
-    pods_.erase(key);
-  } else {
-    pods_.insert_or_assign(key, event.object);
+  bool networks_changed = false;
+  {
+    const std::lock_guard lock(mutex_);
+    if (event.type == k8s::WatchEventType::Deleted) {
+      pods_.erase(key);
+    } else {
+      const auto old = pods_.find(key);
+      networks_changed = event.type == k8s::WatchEventType::Modified && old != pods_.end() &&
+                         networks_of(old->second) != networks_of(event.object);
+      pods_.insert_or_assign(key, event.object);
+    }
+    if (metrics_ != nullptr) metrics_->set_cached_pods(pods_.size());
   }
-  if (metrics_ != nullptr) metrics_->set_cached_pods(pods_.size());
+  if (networks_changed && options_.on_networks_changed) options_.on_networks_changed(event.object);
 }
 
 bool PodCache::list_and_watch(const std::stop_token& stop) {

@@ -1,5 +1,6 @@
 #include <plexus/daemon/server.hpp>
 
+#include <plexus/cni/args.hpp>
 #include <plexus/cni/errors.hpp>
 #include <plexus/cni/json.hpp>
 #include <plexus/cni/version.hpp>
@@ -161,7 +162,14 @@ void Daemon::open_source() {
     options.backoff_min = config_.watch_backoff_min;
     options.backoff_max = config_.watch_backoff_max;
     options.log = [this](std::string_view message) { log(meta::LogLevel::Error, message); };
+    options.on_networks_changed = [this](const nlohmann::json& pod) {
+      const auto metadata = pod.value("metadata", nlohmann::json::object());
+      const std::lock_guard lock(hotplug_mutex_);
+      hotplug_pending_.insert(metadata.value("namespace", "default") + "/" + metadata.value("name", ""));
+      hotplug_changed_.notify_all();
+    };
     pod_cache_ = std::make_unique<PodCache>(*api_, config_.node_name, &metrics_, options);
+    hotplug_thread_ = std::jthread([this](const std::stop_token& stop) { hotplug_worker(stop); });
     pod_cache_->start();
     // Like multus, wait a while for the first list, but serve (with GETs) if it is slow.
     if (!pod_cache_->wait_synced(std::chrono::seconds(20))) log(meta::LogLevel::Error, "pod cache not synced after 20 s; serving with pod GETs");
@@ -392,7 +400,43 @@ void Daemon::serve_connection(int fd) {
 
 cni::Reply Daemon::handle_cni(cni::Request request) {
   if (request.command == "VERSION") return cni::Reply{0, cni::version_reply(cni::all_versions()), {}};
-  return run_engine(request, request.command, [&](meta::MetaPlugin& engine) { return engine.handle(request); });
+  auto reply = run_engine(request, request.command, [&](meta::MetaPlugin& engine) { return engine.handle(request); });
+  if (pod_cache_ && (request.command == "ADD" || request.command == "DEL")) {
+    // What the pod watch's hot-plug needs later: the sandbox's request, as its ADD came.
+    const auto args = cni::CniArgs::parse(request.args);
+    const auto key = args.get("K8S_POD_NAMESPACE").value_or("") + "/" + args.get("K8S_POD_NAME").value_or("");
+    const std::lock_guard lock(hotplug_mutex_);
+    if (request.command == "DEL") {
+      const auto it = attached_pods_.find(key);
+      if (it != attached_pods_.end() && it->second.container_id == request.container_id) attached_pods_.erase(it);
+    } else if (reply.exit_code == 0) {
+      attached_pods_.insert_or_assign(key, request);
+    }
+  }
+  return reply;
+}
+
+void Daemon::hotplug_worker(const std::stop_token& stop) {
+  std::unique_lock lock(hotplug_mutex_);
+  while (hotplug_changed_.wait(lock, stop, [this] { return !hotplug_pending_.empty(); })) {
+    const auto key = *hotplug_pending_.begin();
+    hotplug_pending_.erase(hotplug_pending_.begin());
+    const auto attached = attached_pods_.find(key);
+    if (attached == attached_pods_.end()) continue;  // not attached by this daemon (or deleted)
+    const cni::Request request = attached->second;
+    lock.unlock();
+    const auto slash = key.find('/');
+    if (const auto pod = pod_cache_->find(key.substr(0, slash), key.substr(slash + 1))) {
+      const auto annotations = pod->value("metadata", nlohmann::json::object()).value("annotations", nlohmann::json::object());
+      const auto networks = annotations.value(std::string(k8s::kNetworksAnnotation), std::string());
+      log(meta::LogLevel::Verbose, fmt::format("pod {}: networks annotation changed, hot-plugging", key));
+      run_engine(request, "HOTPLUG", [&](meta::MetaPlugin& engine) {
+        engine.reconcile_networks(request, networks);
+        return cni::Reply{};
+      });
+    }
+    lock.lock();
+  }
 }
 
 cni::Reply Daemon::handle_hotplug(cni::Request request, const std::string& network, bool attach) {
@@ -459,6 +503,10 @@ void Daemon::shutdown() {
       log(meta::LogLevel::Verbose, "plexusd: every call answered, socket removed");
     }
     claim_sweeper_.reset();
+    if (hotplug_thread_.joinable()) {
+      hotplug_thread_.request_stop();
+      hotplug_thread_.join();
+    }
     events_.reset();  // what is queued gets its short drain, then the API client may go
     if (pod_cache_) pod_cache_->stop();
     exposer_.reset();

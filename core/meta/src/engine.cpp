@@ -464,6 +464,11 @@ void MetaPlugin::publish_network_status(const std::string& pod_namespace, const 
 }
 
 std::string MetaPlugin::attach_network(const cni::Request& request, std::string_view network) {
+  const DelegateCache cache(parse_meta_config(request.stdin_data).cni_dir);
+  return attach_network(request, single_selection(network, cached_attachments(cache, request.container_id).pod_namespace));
+}
+
+std::string MetaPlugin::attach_network(const cni::Request& request, const NetworkSelection& selection) {
   event_pod_.reset();
   Call call(request, invoker_);
   const DelegateCache cache(call.config.cni_dir);
@@ -474,8 +479,8 @@ std::string MetaPlugin::attach_network(const cni::Request& request, std::string_
   if (auto pod = source_->get_pod(before.pod_namespace, before.pod_name, false); pod && options_.events != nullptr && call.config.send_events) {
     event_pod_ = std::move(pod);
   }
+  const auto network = selection.qualified_name() + (selection.interface.empty() ? "" : "@" + selection.interface);
   try {
-    const auto selection = single_selection(network, before.pod_namespace);
     if (!selection.default_route.empty()) {
       throw cni::Error(cni::ErrorCode::InvalidNetworkConfig,
                        fmt::format("invalid network \"{}\": \"default-route\" cannot be hot-plugged (it moves the pod's default route)", network));
@@ -536,13 +541,21 @@ std::string MetaPlugin::attach_network(const cni::Request& request, std::string_
 }
 
 void MetaPlugin::detach_network(const cni::Request& request, std::string_view network) {
+  const DelegateCache cache(parse_meta_config(request.stdin_data).cni_dir);
+  const auto lookup = cache.read(request.container_id);
+  const auto* entry = std::get_if<CacheEntry>(&lookup);
+  if (entry == nullptr) return;  // the pod is gone (or was never here): nothing is attached
+  detach_network(request, single_selection(network, entry->pod_namespace));
+}
+
+void MetaPlugin::detach_network(const cni::Request& request, const NetworkSelection& selection) {
   event_pod_.reset();
   Call call(request, invoker_);
   const DelegateCache cache(call.config.cni_dir);
   const auto lookup = cache.read(request.container_id);
   const auto* before = std::get_if<CacheEntry>(&lookup);
   if (before == nullptr) return;  // the pod is gone (or was never here): nothing is attached
-  const auto selection = single_selection(network, before->pod_namespace);
+  const auto network = selection.qualified_name() + (selection.interface.empty() ? "" : "@" + selection.interface);
   std::vector<std::size_t> matches;
   for (std::size_t i = 0; i < before->delegates.size(); ++i) {
     const auto& d = before->delegates[i];
@@ -570,6 +583,61 @@ void MetaPlugin::detach_network(const cni::Request& request, std::string_view ne
   after.delegates.erase(after.delegates.begin() + static_cast<std::ptrdiff_t>(matches.front()));
   cache.write(after);
   publish_network_status(after.pod_namespace, after.pod_name, after.pod_uid, after.delegates, call.results, request.container_id);
+}
+
+void MetaPlugin::reconcile_networks(const cni::Request& request, std::string_view annotation) {
+  const auto config = parse_meta_config(request.stdin_data);
+  const DelegateCache cache(config.cni_dir);
+  const auto lookup = cache.read(request.container_id);
+  const auto* entry = std::get_if<CacheEntry>(&lookup);
+  if (entry == nullptr) return;  // no longer attached here: its DEL came first
+  std::vector<NetworkSelection> wanted;
+  try {
+    wanted = parse_network_selections(annotation, entry->pod_namespace);
+  } catch (const cni::Error& e) {
+    if (source_ != nullptr && options_.events != nullptr && config.send_events) {
+      event_pod_ = source_->get_pod(entry->pod_namespace, entry->pod_name, false);
+    }
+    log(LogLevel::Error, fmt::format("pod {}/{}: networks annotation changed to something invalid, nothing hot-plugged: {}",
+                                     entry->pod_namespace, entry->pod_name, e.msg()));
+    record_event(EventType::Warning, kAddFailedReason, e.msg());
+    return;
+  }
+  const auto matches = [](const NetworkSelection& s, const Delegate& d) {
+    return !d.cluster_network && d.network_name == s.qualified_name() && (s.interface.empty() || s.interface == d.ifname);
+  };
+  // Only the annotation's own networks ("ns/name"): the cluster network and defaultNetworks stay.
+  std::vector<NetworkSelection> gone;
+  for (const auto& d : entry->delegates) {
+    if (d.cluster_network || d.network_name.find('/') == std::string::npos) continue;
+    if (std::none_of(wanted.begin(), wanted.end(), [&](const NetworkSelection& s) { return matches(s, d); })) {
+      const auto slash = d.network_name.find('/');
+      NetworkSelection selection;
+      selection.namespace_name = d.network_name.substr(0, slash);
+      selection.name = d.network_name.substr(slash + 1);
+      selection.interface = d.ifname;
+      gone.push_back(std::move(selection));
+    }
+  }
+  std::vector<NetworkSelection> added;
+  for (const auto& s : wanted) {
+    if (std::none_of(entry->delegates.begin(), entry->delegates.end(), [&](const Delegate& d) { return matches(s, d); })) added.push_back(s);
+  }
+  const auto pod = fmt::format("{}/{}", entry->pod_namespace, entry->pod_name);
+  for (const auto& selection : gone) {
+    try {
+      detach_network(request, selection);
+    } catch (const std::exception& e) {
+      log(LogLevel::Error, fmt::format("pod {}: cannot hot-unplug {}: {}", pod, selection.qualified_name(), e.what()));
+    }
+  }
+  for (const auto& selection : added) {
+    try {
+      attach_network(request, selection);
+    } catch (const std::exception& e) {  // a Warning on the pod already
+      log(LogLevel::Error, fmt::format("pod {}: cannot hot-plug {}: {}", pod, selection.qualified_name(), e.what()));
+    }
+  }
 }
 
 cni::Reply MetaPlugin::handle_hotplug(const cni::Request& request, std::string_view network, bool attach) {

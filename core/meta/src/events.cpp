@@ -87,21 +87,18 @@ void EventQueue::run(const std::stop_token& stop) {
     queue_.pop_front();
     in_flight_ = true;
     lock.unlock();
-    std::string failure;
+    bool ok = true;
     try {
       send_(event);
     } catch (const std::exception& e) {
-      failure = e.what();
+      ok = false;
+      // Logged before the queue counts as idle again, so wait_idle() sees it done.
+      if (log_) log_(fmt::format("cannot send event {}: {}", describe(event), e.what()));
     }
     lock.lock();
     in_flight_ = false;
-    if (failure.empty()) ++sent_;
+    if (ok) ++sent_;
     changed_.notify_all();
-    if (!failure.empty() && log_) {
-      lock.unlock();
-      log_(fmt::format("cannot send event {}: {}", describe(event), failure));
-      lock.lock();
-    }
   }
   if (!queue_.empty()) {
     const auto left = queue_.size();

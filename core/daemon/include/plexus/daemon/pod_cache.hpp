@@ -31,6 +31,9 @@ class PodCache {
     std::chrono::milliseconds backoff_max{10000};
     std::chrono::seconds watch_timeout{300};  // the server closes each watch after this
     std::function<void(std::string_view)> log;  // null = silent
+    // A pod's k8s.v1.cni.cncf.io/networks annotation changed (a watch MODIFIED event): called
+    // with the new object, on the watch thread, outside the cache's lock. Null = none.
+    std::function<void(const nlohmann::json& pod)> on_networks_changed;
   };
 
   PodCache(const k8s::ApiClient& api, std::string node_name, DaemonMetrics* metrics, Options options);

@@ -24,6 +24,8 @@
 
 #include <atomic>
 #include <deque>
+#include <map>
+#include <set>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -98,6 +100,14 @@ class Daemon {
   // Sent from their own thread so no call waits on them; after api_, so it goes first.
   std::unique_ptr<meta::EventQueue> events_;
   std::unique_ptr<ClaimSweeper> claim_sweeper_;  // after api_, so it stops first
+  // Hot-plug from the pod watch: the last successful ADD of each pod ("ns/name"), the pods whose
+  // networks annotation changed, and the thread that brings them in line.
+  void hotplug_worker(const std::stop_token& stop);
+  std::mutex hotplug_mutex_;
+  std::condition_variable_any hotplug_changed_;
+  std::map<std::string, cni::Request> attached_pods_;
+  std::set<std::string> hotplug_pending_;
+  std::jthread hotplug_thread_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<Listener> listener_;
 

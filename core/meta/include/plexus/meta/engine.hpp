@@ -12,6 +12,7 @@
 #include <plexus/meta/delegate.hpp>
 #include <plexus/meta/events.hpp>
 #include <plexus/meta/network_source.hpp>
+#include <plexus/meta/selection.hpp>
 #include <plexus/meta/sticky_claims.hpp>
 
 #include <chrono>
@@ -70,8 +71,15 @@ class MetaPlugin {
   // attached is success (idempotent, as DEL). Both throw cni::Error.
   std::string attach_network(const cni::Request& request, std::string_view network);
   void detach_network(const cni::Request& request, std::string_view network);
+  std::string attach_network(const cni::Request& request, const NetworkSelection& selection);
+  void detach_network(const cni::Request& request, const NetworkSelection& selection);
   // The same, never throwing: exit code 1 with the CNI error JSON.
   cni::Reply handle_hotplug(const cni::Request& request, std::string_view network, bool attach);
+  // plexusd's pod watch: the pod's networks annotation changed to `annotation`; detach what it no
+  // longer names, then attach what it newly names (the cluster and default networks are never
+  // touched). Each failure is logged and a Warning on the pod, and the others still go; an
+  // annotation that does not parse changes nothing.
+  void reconcile_networks(const cni::Request& request, std::string_view annotation);
 
   // The attachments of the last successful ADD, and the network-status it built.
   const std::vector<Attachment>& last_attachments() const { return attachments_; }
