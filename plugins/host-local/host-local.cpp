@@ -7,6 +7,7 @@
 //   <dataDir>/<network>/lock                 flock'ed while allocations are read or changed
 // Differences (README.md): files are created 0600, the lock covers the whole ADD, a failed ADD
 // releases only what it reserved itself, and GC (spec 1.1.0) is implemented.
+#include <plexus/cni/files.hpp>
 #include <plexus/cni/go_decode.hpp>
 #include <plexus/plugin.hpp>
 #include <plexus/scope_guard.hpp>
@@ -330,8 +331,11 @@ HostLocalConfig load_config(const Call& call) {
 
 // ---- helpers: resolv.conf -------------------------------------------------------------------
 cni::DNS parse_resolv_conf(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) fail(fmt::format("open {}: {}", path, errno_text(errno)));
+  // Bounded and regular files only: a resolvConf of /dev/zero or a FIFO must neither fill the
+  // memory nor hang (code 7 naming the file).
+  const auto bytes = cni::read_file_bounded(path, cni::kMaxResolvConfBytes, "resolvConf");
+  if (!bytes) fail(fmt::format("open {}: {}", path, errno_text(ENOENT)));
+  std::istringstream in(*bytes);
   cni::DNS dns;
   std::string line;
   while (std::getline(in, line)) {

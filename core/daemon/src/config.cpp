@@ -1,5 +1,8 @@
 #include <plexus/daemon/config.hpp>
 
+#include <plexus/cni/errors.hpp>
+#include <plexus/cni/files.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
@@ -7,8 +10,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <stdexcept>
 #include <system_error>
 
@@ -104,10 +105,11 @@ DaemonConfig parse_daemon_config(std::string_view json_bytes) {
 }
 
 DaemonConfig load_daemon_config(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw std::invalid_argument(fmt::format("cannot read daemon config {}", file.string()));
-  const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  return parse_daemon_config(bytes);
+  try {
+    return parse_daemon_config(cni::read_existing_file_bounded(file, cni::kMaxFileBytes, "daemon config"));
+  } catch (const cni::Error& e) {
+    throw std::invalid_argument(e.msg());
+  }
 }
 
 std::vector<std::filesystem::path> default_plugin_dirs() {

@@ -1,4 +1,5 @@
 #include <plexus/cni/errors.hpp>
+#include <plexus/cni/files.hpp>
 #include <plexus/invoke/result_cache.hpp>
 #include <plexus/scope_guard.hpp>
 
@@ -12,8 +13,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <utility>
 
 namespace plexus::invoke {
 namespace {
@@ -82,13 +82,14 @@ void make_private_dirs(const std::filesystem::path& dir) {
   }
 }
 
+// An unreadable entry reads as none, as libcni's; an oversized or special file is an error.
 std::optional<std::string> read_file(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (in.bad()) return std::nullopt;
-  return bytes.str();
+  try {
+    return cni::read_file_bounded(file, cni::kMaxFileBytes, "cached result");
+  } catch (const cni::Error& e) {
+    if (e.code() == static_cast<int>(cni::ErrorCode::IoFailure)) return std::nullopt;
+    throw;
+  }
 }
 
 std::string string_field(const cni::ordered_json& object, std::string_view key) {
@@ -165,7 +166,12 @@ std::filesystem::path ResultCache::file_for(std::string_view network, std::strin
         "cache file path requires network name (\"{}\"), container ID (\"{}\"), and interface name (\"{}\")", network,
         container_id, ifname));
   }
-  return dir_ / "results" / fmt::format("{}-{}-{}", network, container_id, ifname);
+  // Each part must be a file name on its own too: path_under refuses it, naming the part.
+  for (const auto& [what, part] : {std::pair{"network name", network}, std::pair{"container ID", container_id},
+                                   std::pair{"interface name", ifname}}) {
+    (void)cni::path_under(dir_, part, what);
+  }
+  return cni::path_under(dir_ / "results", fmt::format("{}-{}-{}", network, container_id, ifname), "result cache entry");
 }
 
 void ResultCache::write(const CacheEntry& entry) const {

@@ -4,20 +4,21 @@
 #include "request.hpp"
 #include "transport.hpp"
 
-#include <fstream>
-#include <sstream>
+#include <plexus/cni/errors.hpp>
+#include <plexus/cni/files.hpp>
 
 namespace plexus::k8s {
 namespace {
 
+constexpr std::size_t kMaxTokenBytes = 1024U * 1024U;  // a service account JWT is ~1 KiB
+
 std::string read_token_file(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    throw ApiError("cannot read bearer token file " + file.string(), 0, {}, {}, 0);
+  std::string token;
+  try {
+    token = cni::read_existing_file_bounded(file, kMaxTokenBytes, "bearer token file");
+  } catch (const cni::Error& e) {
+    throw ApiError("cannot read bearer token file " + file.string() + ": " + e.msg(), 0, {}, {}, 0);
   }
-  std::ostringstream out;
-  out << in.rdbuf();
-  std::string token = out.str();
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
     token.pop_back();
   }

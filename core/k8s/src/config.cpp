@@ -2,11 +2,12 @@
 #include "plexus/k8s/config.hpp"
 #include "plexus/k8s/yaml_guard.hpp"
 
+#include <plexus/cni/errors.hpp>
+#include <plexus/cni/files.hpp>
+
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string_view>
 #include <vector>
 
@@ -15,12 +16,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// kubeconfig, CA, client cert and key, token: a few KiB each; bounded like every outside file.
 std::string read_text_file(const fs::path& file, const std::string& what_for) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw ConfigError(what_for + ": cannot read " + file.string());
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
+  try {
+    return cni::read_existing_file_bounded(file, cni::kMaxFileBytes, "file");
+  } catch (const cni::Error& e) {
+    throw ConfigError(what_for + ": cannot read " + file.string() + ": " + e.msg());
+  }
 }
 
 // RFC 4648 base64 as kubeconfig *-data fields use it; whitespace (line-wrapped PEM) is skipped.

@@ -1,6 +1,7 @@
 #include <plexus/meta/cache.hpp>
 
 #include <plexus/cni/errors.hpp>
+#include <plexus/cni/files.hpp>
 #include <plexus/scope_guard.hpp>
 
 #include <fmt/format.h>
@@ -11,8 +12,7 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <optional>
 
 namespace plexus::meta {
 namespace {
@@ -58,7 +58,9 @@ Delegate delegate_from_json(const ordered_json& in) {
 
 }  // namespace
 
-std::filesystem::path DelegateCache::path_for(std::string_view container_id) const { return dir_ / std::string(container_id); }
+std::filesystem::path DelegateCache::path_for(std::string_view container_id) const {
+  return cni::path_under(dir_, container_id, "container ID");
+}
 
 void DelegateCache::write(const CacheEntry& entry) const {
   std::error_code error;
@@ -102,15 +104,15 @@ void DelegateCache::write(const CacheEntry& entry) const {
 
 DelegateCache::Lookup DelegateCache::read(std::string_view container_id) const {
   const auto path = path_for(container_id);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (errno == ENOENT) return Missing{};
-    return Corrupt{fmt::format("cannot open {}: {}", path.string(), std::strerror(errno))};
-  }
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
+  std::optional<std::string> bytes;
   try {
-    const auto document = cni::parse_json(bytes.str());
+    bytes = cni::read_file_bounded(path, cni::kMaxFileBytes, "delegate cache entry");
+  } catch (const cni::Error& e) {
+    return Corrupt{e.msg()};
+  }
+  if (!bytes) return Missing{};
+  try {
+    const auto document = cni::parse_json(*bytes);
     CacheEntry entry;
     entry.container_id = document.at("containerID").get<std::string>();
     entry.pod_namespace = document.at("podNamespace").get<std::string>();

@@ -1,6 +1,7 @@
 #include <plexus/meta/local_claim_store.hpp>
 
 #include <plexus/cni/errors.hpp>
+#include <plexus/cni/files.hpp>
 #include <plexus/scope_guard.hpp>
 
 #include <fcntl.h>
@@ -14,7 +15,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 
 namespace plexus::meta {
 namespace {
@@ -34,13 +34,11 @@ bool is_safe_name(std::string_view name) {
 }
 
 std::optional<std::string> read_bounded(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::string bytes(kMaxClaimBytes + 1, '\0');
-  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  bytes.resize(static_cast<std::size_t>(in.gcount()));
-  if (bytes.size() > kMaxClaimBytes) io_failure(fmt::format("claim file {} is larger than {} bytes", path.string(), kMaxClaimBytes));
-  return bytes;
+  try {
+    return cni::read_file_bounded(path, kMaxClaimBytes, "claim file");
+  } catch (const cni::Error& e) {
+    io_failure(e.msg());
+  }
 }
 
 // A complete file next to its final name, for link() or rename().
@@ -130,7 +128,7 @@ StickyClaim claim_from_json(std::string_view bytes, std::string_view origin) {
 
 fs::path LocalClaimStore::path_for(const StickyClaim& claim) const {
   if (!is_safe_name(claim.name)) io_failure(fmt::format("claim name \"{}\" is not a DNS-1123 name", claim.name));
-  return dir_ / (claim.name + ".json");
+  return cni::path_under(dir_, claim.name + ".json", "sticky claim");
 }
 
 std::optional<StickyClaim> LocalClaimStore::create(const StickyClaim& claim) {

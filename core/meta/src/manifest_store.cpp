@@ -1,6 +1,7 @@
 #include <plexus/meta/manifest_store.hpp>
 
 #include <plexus/cni/errors.hpp>
+#include <plexus/cni/files.hpp>
 #include <plexus/k8s/yaml_guard.hpp>
 
 #include <fmt/format.h>
@@ -9,8 +10,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
-#include <iterator>
 #include <stdexcept>
 #include <vector>
 
@@ -21,6 +20,8 @@ namespace {
 // are 10^10 nodes once expanded. Real NAD and Pod manifests are far inside these bounds.
 constexpr int kMaxDepth = 64;
 constexpr std::size_t kMaxNodes = 100000;
+// A file may hold many objects; the API server takes at most ~3 MiB per object.
+constexpr std::size_t kMaxManifestBytes = cni::kMaxFileBytes;
 
 struct TooLarge : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -115,9 +116,7 @@ ManifestStore::ManifestStore(const std::filesystem::path& dir) : dir_(dir) {
   for (const auto& file : files) {
     std::vector<YAML::Node> documents;
     try {
-      std::ifstream in(file, std::ios::binary);
-      if (!in) throw cni::Error(cni::ErrorCode::InvalidNetworkConfig, fmt::format("manifest {}: cannot read it", file.string()));
-      const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+      const auto text = cni::read_existing_file_bounded(file, kMaxManifestBytes, "manifest");
       if (const auto refusal = k8s::yaml_refusal(text)) {
         throw cni::Error(cni::ErrorCode::InvalidNetworkConfig, fmt::format("manifest {}: {}", file.string(), *refusal));
       }

@@ -4,13 +4,12 @@
 
 #include <plexus/cni/config.hpp>
 #include <plexus/cni/errors.hpp>
+#include <plexus/cni/files.hpp>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 namespace plexus::meta {
 namespace {
@@ -18,11 +17,7 @@ namespace {
 using cni::ordered_json;
 
 std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw cni::Error(cni::ErrorCode::IoFailure, fmt::format("cannot read {}", path.string()));
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
+  return cni::read_existing_file_bounded(path, cni::kMaxFileBytes, "network configuration file");
 }
 
 std::vector<std::filesystem::path> conf_files(const std::filesystem::path& dir, std::initializer_list<std::string_view> exts) {
