@@ -25,11 +25,16 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <iostream>
+#include <thread>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -277,6 +282,18 @@ class Node {
                    ";K8S_POD_INFRA_CONTAINER_ID=" + container + (uid.empty() ? "" : ";K8S_POD_UID=" + uid);
     request.path = mode_.delegates == Delegates::DebianExec ? PLEXUS_REFERENCE_CNI_DIR
                                                              : std::string(PLEXUS_CNI_BIN_DIR) + ":" + PLEXUS_REFERENCE_CNI_DIR;
+    request.stdin_data = config.dump();
+    return mode_.driver == Driver::Binary ? call_binary(request) : call_engine(request);
+  }
+
+  // A call whose CNI_CONTAINERID is empty (call() fills in the node's own when given none).
+  cni::Reply call_with_empty_container_id(const std::string& command, const json& config) {
+    cni::Request request;
+    request.command = command;
+    request.netns = pod().path();
+    request.ifname = "eth0";
+    request.args = "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=app";
+    request.path = PLEXUS_REFERENCE_CNI_DIR;
     request.stdin_data = config.dump();
     return mode_.driver == Driver::Binary ? call_binary(request) : call_engine(request);
   }
@@ -1187,6 +1204,249 @@ TEST(E2eLogFile, AddAndDelLinesIncludeThePluginsOwn) {
   EXPECT_FALSE(link_json(node.pod(), "net1").is_null()) << "attached all the same";
   ASSERT_EQ(node.del("default", "licensed-app", bad).exit_code, 0);
   expect_pod_empty(node.pod());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile input (issue 9): nothing outside plexus's dirs, the pod's netns or its memory bound.
+
+// Every file under `dir` (the node's work dir: cniDir, its result cache, confDir, the IPAM dir and
+// the sentinels) with a hash of its contents, and every directory; the call's own stdin and
+// stderr capture files are left out.
+std::map<std::string, std::string> tree_snapshot(const fs::path& dir) {
+  std::map<std::string, std::string> tree;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    const auto relative = fs::relative(entry.path(), dir).string();
+    if (relative == "stdin.json" || relative == "stderr.txt") continue;
+    tree[relative] = entry.is_directory() ? "dir" : std::to_string(std::hash<std::string>{}(read_file(entry.path())));
+  }
+  return tree;
+}
+
+// ADD and DEL with container IDs that would name paths outside cniDir (or no file): code 4, exit
+// 1, and not one file created, changed or removed, inside cniDir or out. The sentinels sit
+// exactly where each ID would land.
+TEST_P(E2e, HostileContainerIdsAreCode4AndTouchNoFile) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  node.add_nad("default", "ip-192", Node::macvlan_static("ip-192"));
+  node.add_pod("default", "app", {{"k8s.v1.cni.cncf.io/networks", R"([{"name":"ip-192","ips":["192.168.111.10/24"]}])"}});
+  const auto config = node.meta_config();
+  write_file(node.work() / "x", "sentinel for ../x");
+  fs::create_directories(node.cache_dir() / "a");
+  write_file(node.cache_dir() / "a" / "b", "sentinel for a/b");
+  fs::create_directories(node.cache_dir() / "results");
+  write_file(node.cache_dir() / "results" / "sentinel", "a result cache entry");
+  fs::create_directories(node.work() / "outside");
+  write_file(node.work() / "outside" / "x", "sentinel for an absolute ID");
+  const auto absolute = (node.work() / "outside" / "x").string();
+  const auto before = tree_snapshot(node.work());
+  const auto before_host = snapshot(node.host());
+
+  for (const std::string command : {"ADD", "DEL"}) {
+    for (const std::string& id : std::vector<std::string>{"../x", "a/b", "/tmp/x", absolute, "..", ""}) {
+      SCOPED_TRACE(command + " with CNI_CONTAINERID \"" + id + "\"");
+      // An empty ID must not fall back to the node's default one.
+      const auto reply = id.empty() ? node.call(command, "default", "app", config, " ") : node.call(command, "default", "app", config, id);
+      EXPECT_EQ(reply.exit_code, 1) << describe(reply);
+      const auto error = error_of(reply);
+      EXPECT_EQ(error.at("code"), 4) << error.dump();
+      const auto msg = error.at("msg").get<std::string>();
+      if (id.empty()) {
+        EXPECT_THAT(msg, HasSubstr("invalid CNI_CONTAINERID \" \"")) << "a blank ID is no ID";
+      } else {
+        EXPECT_THAT(msg, HasSubstr("CNI_CONTAINERID \"" + id + "\"")) << msg;
+      }
+      EXPECT_EQ(tree_snapshot(node.work()), before);
+      expect_pod_empty(node.pod());
+    }
+  }
+  const auto after_host = settled_snapshot(node.host(), before_host);
+  EXPECT_TRUE(after_host == before_host) << after_host.changes_since(before_host);
+}
+
+TEST_P(E2e, MissingContainerIdIsCode4ContainerIdMissing) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  const auto config = node.meta_config();
+  const auto before = tree_snapshot(node.work());
+  for (const std::string command : {"ADD", "DEL"}) {
+    SCOPED_TRACE(command);
+    const auto error = error_of(node.call_with_empty_container_id(command, config));
+    EXPECT_EQ(error.at("code"), 4) << error.dump();
+    EXPECT_EQ(error.at("msg"), "CNI_CONTAINERID missing");
+    EXPECT_EQ(tree_snapshot(node.work()), before);
+  }
+  expect_pod_empty(node.pod());
+}
+
+// A name the pod's namespace already has is refused before any delegate runs, and survives.
+TEST_P(E2e, RequestedInterfaceThatExistsIsRefusedAndTheLinkSurvives) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  node.add_nad("default", "ip-192", Node::macvlan_static("ip-192"));
+  node.add_pod("default", "app", {{"k8s.v1.cni.cncf.io/networks", R"([{"name":"ip-192","interface":"net1","ips":["192.168.111.10/24"]}])"}});
+  const auto config = node.meta_config();
+  node.pod().exec("ip link add net1 address 02:00:00:00:0e:01 type veth peer name other0");
+  const auto before_pod = snapshot(node.pod());
+  const auto before_host = snapshot(node.host());
+  const auto before_files = tree_snapshot(node.work());
+
+  const auto error = error_of(node.add("default", "app", config));
+  EXPECT_EQ(error.at("code"), 7) << error.dump();
+  EXPECT_THAT(error.at("msg").get<std::string>(), HasSubstr("network \"default/ip-192\": interface \"net1\" already exists"));
+  const auto net1 = link_json(node.pod(), "net1");
+  ASSERT_FALSE(net1.is_null()) << "the pod's own link was removed";
+  EXPECT_EQ(net1.at("address"), "02:00:00:00:0e:01");
+  const auto after_pod = snapshot(node.pod());
+  EXPECT_TRUE(after_pod == before_pod) << after_pod.changes_since(before_pod);
+  const auto after_host = settled_snapshot(node.host(), before_host);
+  EXPECT_TRUE(after_host == before_host) << after_host.changes_since(before_host);
+  EXPECT_EQ(tree_snapshot(node.work()), before_files) << "no delegate cache entry, no IPAM file";
+}
+
+TEST_P(E2e, InterfaceNamesThatAreNoLinuxNamesOrTakenTwiceAreCode7) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  node.add_nad("default", "ip-192", Node::macvlan_static("ip-192", {"192.168.111.10/24"}));
+  node.add_nad("default", "ip-193", Node::macvlan_static("ip-193", {"192.168.112.10/24"}));
+  const auto config = node.meta_config();
+  const std::vector<std::pair<std::string, std::string>> bad{
+      {R"([{"name":"ip-192","interface":"a b"}])", R"(interface name "a b")"},
+      {R"([{"name":"ip-192","interface":"lan\u0001"}])", R"(interface name "lan\u0001")"},
+      {R"([{"name":"ip-192","interface":"a/b"}])", R"(interface name "a/b")"},
+      {R"([{"name":"ip-192","interface":"a:b"}])", R"(interface name "a:b")"},
+      {R"([{"name":"ip-192","interface":".."}])", R"(interface name "..")"},
+      {R"([{"name":"ip-192","interface":"0123456789abcdef"}])", R"(interface name "0123456789abcdef")"},
+      {"ip-192@", R"(network "ip-192" asks for an empty interface name)"},
+      {"ip-192@lan0,ip-193@lan0", R"(network "default/ip-193" asks for interface "lan0", which network "default/ip-192")"},
+      {"ip-192@eth0", R"(asks for interface "eth0")"},
+  };
+  int serial = 0;
+  for (const auto& [annotation, expected] : bad) {
+    SCOPED_TRACE(annotation);
+    const auto pod = "bad-" + std::to_string(serial++);
+    node.add_pod("default", pod, {{"k8s.v1.cni.cncf.io/networks", annotation}});
+    const auto error = error_of(node.add("default", pod, config));
+    EXPECT_EQ(error.at("code"), 7) << error.dump();
+    EXPECT_THAT(error.at("msg").get<std::string>(), HasSubstr(expected));
+    if (expected.rfind("interface name", 0) == 0) {
+      EXPECT_THAT(error.at("msg").get<std::string>(), HasSubstr("network \"ip-192\""));
+    }
+    expect_pod_empty(node.pod());
+    EXPECT_TRUE(host_local_allocations(node.ipam_dir()).empty());
+    EXPECT_FALSE(fs::exists(node.cache_dir() / node.container_id()));
+  }
+}
+
+// Per-pod bounds: a 64 KiB annotation and 64 networks; beyond them code 7 naming the limit.
+TEST_P(E2e, OversizedAnnotationAndTooManyNetworksAreCode7NamingTheLimit) {
+  PLEXUS_REQUIRE_ROOT();
+  Node node(GetParam());
+  node.add_nad("default", "ip-192", Node::macvlan_static("ip-192", {"192.168.111.10/24"}));
+  const auto config = node.meta_config();
+  std::string many = "ip-192";
+  for (int i = 1; i < 65; ++i) many += ",ip-192";
+  const std::string huge = R"([{"name":"ip-192","cni-args":{"pad":")" + std::string(65 * 1024, 'x') + R"("}}])";
+  for (const auto& [annotation, expected] : std::vector<std::pair<std::string, std::string>>{
+           {many, "it names 65 networks, more than the limit of 64 per pod"},
+           {huge, "more than the limit of 65536 bytes per pod"}}) {
+    SCOPED_TRACE(expected);
+    node.add_pod("default", "big", {{"k8s.v1.cni.cncf.io/networks", annotation}});
+    const auto error = error_of(node.add("default", "big", config));
+    EXPECT_EQ(error.at("code"), 7) << error.dump();
+    EXPECT_THAT(error.at("msg").get<std::string>(), HasSubstr(expected));
+    expect_pod_empty(node.pod());
+    EXPECT_FALSE(fs::exists(node.cache_dir() / node.container_id()));
+  }
+}
+
+// A delegate's resolvConf that is /dev/zero or a FIFO: refused at once, code 7 naming the file,
+// nothing attached (plexus's host-local, in-process and exec'd; Debian's reads it otherwise).
+TEST(E2eHostile, DevZeroAndFifoResolvConfAreCode7AndAttachNothing) {
+  PLEXUS_REQUIRE_ROOT();
+  for (const auto driver : {Driver::Binary, Driver::Engine}) {
+    Node node(Mode{driver, Delegates::PlexusInProcess});
+    const auto fifo = node.work() / "resolv.fifo";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    // A first pod makes the bridge's gateway address, which outlives every pod.
+    node.add_pod("default", "warmup", {});
+    ASSERT_EQ(node.call("ADD", "default", "warmup", node.meta_config(), "warmup").exit_code, 0);
+    ASSERT_EQ(node.call("DEL", "default", "warmup", node.meta_config(), "warmup").exit_code, 0);
+    for (const fs::path& resolv : {fs::path("/dev/zero"), fifo}) {
+      SCOPED_TRACE(resolv.string());
+      auto nad = Node::macvlan_static("dns");
+      nad["ipam"] = {{"type", "host-local"}, {"subnet", "192.168.120.0/24"}, {"dataDir", node.ipam_dir().string()},
+                     {"resolvConf", resolv.string()}};
+      node.add_nad("default", "dns", nad);
+      node.add_pod("default", "app", {{"k8s.v1.cni.cncf.io/networks", "dns"}});
+      const auto before_host = snapshot(node.host());
+      const auto start = std::chrono::steady_clock::now();
+      const auto error = error_of(node.add("default", "app", node.meta_config()));
+      EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+      EXPECT_EQ(error.at("code"), 7) << error.dump();
+      EXPECT_THAT(error.at("msg").get<std::string>(), HasSubstr(resolv.string()));
+      expect_pod_empty(node.pod());
+      EXPECT_TRUE(host_local_allocations(node.ipam_dir()).empty());
+      EXPECT_FALSE(fs::exists(node.cache_dir() / node.container_id()));
+      const auto after_host = settled_snapshot(node.host(), before_host);
+      EXPECT_TRUE(after_host == before_host) << after_host.changes_since(before_host);
+    }
+  }
+}
+
+// 100 MiB on stdin to the exec'd `plexus` (and `plexus-shim`): exit 1, code 7 naming the limit,
+// and the process never holds much more than the 16 MiB cap (max RSS from wait4).
+TEST(E2eHostile, HundredMebibytesOfStdinAreCode7WithinBoundedMemory) {
+  for (const std::string binary : {"plexus", "plexus-shim"}) {
+    SCOPED_TRACE(binary);
+    int to_child[2];
+    int from_child[2];
+    ASSERT_EQ(::pipe(to_child), 0);
+    ASSERT_EQ(::pipe(from_child), 0);
+    const auto program = std::string(PLEXUS_BUILD_DIR) + "/bin/" + binary;
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::dup2(to_child[0], 0);
+      ::dup2(from_child[1], 1);
+      for (const int fd : {to_child[0], to_child[1], from_child[0], from_child[1]}) ::close(fd);
+      const char* env[] = {"CNI_COMMAND=ADD", "CNI_CONTAINERID=stdin-bomb", "CNI_NETNS=/run/netns/none", "CNI_IFNAME=eth0",
+                           "CNI_PATH=/usr/lib/cni", "PATH=/usr/bin:/bin", nullptr};
+      ::execle(program.c_str(), program.c_str(), static_cast<char*>(nullptr), env);
+      ::_exit(127);
+    }
+    ::close(to_child[0]);
+    ::close(from_child[1]);
+    std::string output;
+    std::thread reader([&] {
+      char buffer[4096];
+      ssize_t n = 0;
+      while ((n = ::read(from_child[0], buffer, sizeof buffer)) > 0) output.append(buffer, static_cast<std::size_t>(n));
+    });
+    ::signal(SIGPIPE, SIG_IGN);  // the child stops reading at the cap and exits
+    const std::string chunk(1024 * 1024, '{');
+    std::size_t written = 0;
+    for (int i = 0; i < 100; ++i) {
+      const auto n = ::write(to_child[1], chunk.data(), chunk.size());
+      if (n <= 0) break;
+      written += static_cast<std::size_t>(n);
+    }
+    ::close(to_child[1]);
+    int status = 0;
+    struct rusage usage {};
+    ASSERT_EQ(::wait4(pid, &status, 0, &usage), pid);
+    reader.join();
+    ::close(from_child[0]);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 1) << output;
+    EXPECT_LT(written, 100U * 1024U * 1024U) << "the whole input was read";
+    const auto error = json::parse(output);
+    EXPECT_EQ(error.at("code"), 7) << output;
+    EXPECT_EQ(error.at("msg"), "the network configuration on stdin (PLEXUS_MAX_STDIN_BYTES) is larger than the limit of 16777216 bytes");
+    const long max_rss_kib = usage.ru_maxrss;
+    std::cout << binary << " max RSS: " << max_rss_kib << " KiB\n";
+    EXPECT_LT(max_rss_kib, 64L * 1024L) << "KiB";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllWays, E2e,

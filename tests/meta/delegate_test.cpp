@@ -1,4 +1,5 @@
 #include <plexus/cni/config.hpp>
+#include <plexus/cni/errors.hpp>
 #include <plexus/cni/json.hpp>
 #include <plexus/meta/delegate.hpp>
 
@@ -85,6 +86,31 @@ TEST(BuildDelegates, InterfaceNamesCountEveryDelegate) {
   EXPECT_EQ(delegates[1].ifname, "lic0");
   EXPECT_EQ(delegates[2].ifname, "net2");  // the named one still used up number 1
   EXPECT_EQ(delegates[0].type(), "bridge");
+}
+
+// Two networks into one name: the second ADD would fail and its rollback DEL remove the first.
+TEST(BuildDelegates, AnInterfaceNameTakenTwiceIsCode7NamingBothNetworks) {
+  auto named = licence_selection();
+  named.interface = "net2";  // what the third network gets by its index
+  NetworkSelection plain;
+  plain.name = "plain";
+  plain.namespace_name = "app";
+  const std::vector<ResolvedNetwork> networks = {
+      network("cbr0", R"({"name":"cbr0","type":"bridge"})", true),
+      network("app/ip-192", R"({"name":"ip-192","type":"macvlan"})", false, named),
+      network("app/plain", R"({"name":"plain","type":"macvlan"})", false, plain),
+  };
+  try {
+    (void)build_delegates(networks, DelegateContext{});
+    FAIL() << "no error";
+  } catch (const cni::Error& e) {
+    EXPECT_EQ(e.code(), 7);
+    EXPECT_EQ(e.msg(), R"(network "app/plain" asks for interface "net2", which network "app/ip-192" already gets in this pod)");
+  }
+  named.interface = "eth0";  // the cluster network's
+  const std::vector<ResolvedNetwork> onto_eth0 = {network("cbr0", R"({"name":"cbr0","type":"bridge"})", true),
+                                                  network("app/ip-192", R"({"name":"ip-192","type":"macvlan"})", false, named)};
+  EXPECT_THROW((void)interface_names(onto_eth0, DelegateContext{}), cni::Error);
 }
 
 TEST(BuildDelegates, RuntimeConfigAndCniArgsPerPluginOfAConflist) {

@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace plexus::meta {
 namespace {
 
@@ -97,6 +101,40 @@ TEST(NetworkSelection, InterfaceNameRules) {
   EXPECT_NE(error_of(R"([{"name":"n","interface":"a/b"}])").find("\"a/b\""), std::string::npos);
   EXPECT_NE(error_of(R"([{"name":"n","interface":"a b"}])").find("\"a b\""), std::string::npos);
   EXPECT_NO_THROW(parse_network_selections("net@abcdefghijklmno", "ns"));  // 15 is the limit
+}
+
+// Issue 9: every name the kernel would refuse, or that names no file, is code 7 naming the
+// network and the value, in both forms.
+TEST(NetworkSelection, HostileInterfaceNamesNameTheNetworkAndTheValue) {
+  for (const auto& [annotation, quoted] : std::vector<std::pair<std::string, std::string>>{
+           {R"([{"name":"n","interface":"a:b"}])", R"("a:b")"},
+           {R"([{"name":"n","interface":"lan\u0001"}])", R"("lan\u0001")"},
+           {R"([{"name":"n","interface":"lan\u007f"}])", "\"lan\x7f\""},  // Go leaves DEL unescaped
+           {R"([{"name":"n","interface":"a\tb"}])", R"("a\tb")"},
+           {R"([{"name":"n","interface":"."}])", R"(".")"},
+           {R"([{"name":"n","interface":".."}])", R"("..")"},
+           {"n@a:b", R"("a:b")"},
+           {"n@..", R"("..")"}}) {
+    SCOPED_TRACE(annotation);
+    const auto msg = error_of(annotation);
+    EXPECT_NE(msg.find("network \"n\" asks for interface name " + quoted), std::string::npos) << msg;
+  }
+  EXPECT_NE(error_of("n@").find("network \"n\" asks for an empty interface name"), std::string::npos);
+  EXPECT_FALSE(is_valid_ifname(std::string("a\0b", 3)));
+}
+
+TEST(NetworkSelection, PerPodLimitsOfSizeAndCount) {
+  std::string sixty_four = "n0";
+  for (int i = 1; i < 64; ++i) sixty_four += ",n" + std::to_string(i);
+  EXPECT_EQ(parse_network_selections(sixty_four, "ns").size(), 64U);
+  EXPECT_EQ(error_of(sixty_four + ",n64"), "invalid network selection annotation: it names 65 networks, more than the limit of 64 per pod");
+
+  const std::string padded = R"([{"name":"n","cni-args":{"pad":")";
+  const auto fits = padded + std::string(kMaxSelectionAnnotationBytes - padded.size() - 4, 'x') + R"("}}])";
+  ASSERT_EQ(fits.size(), 65536U);
+  EXPECT_EQ(parse_network_selections(fits, "ns").size(), 1U);
+  EXPECT_EQ(error_of(fits + " "),
+            "invalid network selection annotation: it is 65537 bytes, more than the limit of 65536 bytes per pod");
 }
 
 TEST(NetworkSelection, HardwareAddressForms) {

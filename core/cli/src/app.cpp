@@ -6,6 +6,7 @@
 #include "runtime.hpp"
 #include "shim.hpp"
 
+#include <plexus/meta/engine.hpp>
 #include <plexus/meta/k8s_claim_store.hpp>
 #include <plexus/meta/manifest_store.hpp>
 
@@ -14,6 +15,8 @@
 
 #include <plexus/abi.h>
 #include <plexus/cni/env.hpp>
+#include <plexus/cni/errors.hpp>
+#include <plexus/cni/files.hpp>
 #include <plexus/cni/version.hpp>
 #include <plexus/log/logger.hpp>
 
@@ -37,8 +40,6 @@ std::string env_or(const char* name, std::string fallback) {
   return value != nullptr ? value : fallback;
 }
 
-std::string read_all(std::istream& in) { return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()}; }
-
 // kubelet's call: the CNI_* environment and the meta config on stdin.
 int cni_main(std::istream& in, std::ostream& out, std::ostream& err) {
   auto request = cni::request_from_environment();
@@ -46,7 +47,15 @@ int cni_main(std::istream& in, std::ostream& out, std::ostream& err) {
     out << cni::version_reply(cni::all_versions());
     return 0;
   }
-  request.stdin_data = read_all(in);
+  // The IDs first, then at most PLEXUS_MAX_STDIN_BYTES of config: nothing is read, forwarded or
+  // touched for a request that could name a path outside cniDir or fill the memory.
+  try {
+    meta::validate_request(request);
+    request.stdin_data = cni::read_stream_bounded(in, cni::max_stdin_bytes(), cni::kStdinDescription);
+  } catch (const cni::Error& e) {
+    out << e.to_json();
+    return 1;
+  }
   // Thick mode: the daemon runs the call; with it down, DEL falls through to run here.
   if (const auto socket = daemon_socket_of(request.stdin_data)) {
     if (const auto forwarded = forward_to_daemon(*socket, request, err)) {
@@ -99,9 +108,7 @@ struct AttachOptions {
 // `plexus attach` / `plexus detach`: plexus as the kubelet for one pod, like cnitool for one network.
 int attach_main(const AttachOptions& options, const std::string& command, std::ostream& out, std::ostream& err) {
   try {
-    std::ifstream file(options.config_file);
-    if (!file) throw cni::Error(cni::ErrorCode::IoFailure, fmt::format("cannot read config file {}", options.config_file));
-    const auto bytes = read_all(file);
+    const auto bytes = cni::read_existing_file_bounded(options.config_file, cni::kMaxFileBytes, "config file");
     const auto config = meta::parse_meta_config(bytes);
     const auto slash = options.pod.find('/');
     const auto pod_ns = slash == std::string::npos ? std::string("default") : options.pod.substr(0, slash);

@@ -8,6 +8,7 @@
 
 #include <plexus/cni/env.hpp>
 #include <plexus/cni/errors.hpp>
+#include <plexus/cni/files.hpp>
 #include <plexus/cni/version.hpp>
 
 #include <sys/mman.h>
@@ -21,19 +22,6 @@
 #include <string>
 
 namespace {
-
-std::string read_stdin() {
-  std::string bytes;
-  char buffer[65536];
-  for (;;) {
-    const ssize_t n = ::read(STDIN_FILENO, buffer, sizeof buffer);
-    if (n > 0) {
-      bytes.append(buffer, static_cast<std::size_t>(n));
-    } else if (n == 0 || errno != EINTR) {
-      return bytes;
-    }
-  }
-}
 
 bool write_all(int fd, const std::string& bytes) {
   std::size_t written = 0;
@@ -78,7 +66,12 @@ int main() {
     std::cout << cni::version_reply(cni::all_versions());
     return 0;
   }
-  request.stdin_data = read_stdin();
+  try {
+    request.stdin_data = cni::read_fd_bounded(STDIN_FILENO, cni::max_stdin_bytes(), cni::kStdinDescription);
+  } catch (const cni::Error& e) {
+    std::cout << e.to_json();
+    return 1;
+  }
   const auto socket = plexus::cli::daemon_socket_of(request.stdin_data);
   if (!socket) return exec_full_plexus(request.stdin_data);  // no daemon named: plexus runs it
   // With plexusd down: code 11 for ADD/CHECK/STATUS/GC; for DEL nullopt: plexus runs it from the

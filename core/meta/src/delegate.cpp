@@ -1,6 +1,7 @@
 #include <plexus/meta/delegate.hpp>
 
 #include <plexus/cni/config.hpp>
+#include <plexus/cni/errors.hpp>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -89,7 +90,28 @@ ordered_json merge_cni_args(ordered_json plugin, const ordered_json& cni_args) {
   return plugin;
 }
 
+std::vector<std::string> interface_names(const std::vector<ResolvedNetwork>& networks, const DelegateContext& context) {
+  std::vector<std::string> names;
+  for (std::size_t index = 0; index < networks.size(); ++index) {
+    const auto& network = networks[index];
+    if (network.selection && !network.selection->interface.empty()) {
+      names.push_back(network.selection->interface);
+    } else {
+      names.push_back(network.cluster_network ? context.container_ifname : fmt::format("net{}", index));
+    }
+    for (std::size_t other = 0; other < index; ++other) {
+      if (names[other] != names[index]) continue;
+      // A second ADD into the same name would fail, and its rollback DEL remove the first link.
+      throw cni::Error(cni::ErrorCode::InvalidNetworkConfig,
+                       fmt::format("network \"{}\" asks for interface \"{}\", which network \"{}\" already gets in this pod",
+                                   network.status_name, names[index], networks[other].status_name));
+    }
+  }
+  return names;
+}
+
 std::vector<Delegate> build_delegates(const std::vector<ResolvedNetwork>& networks, const DelegateContext& context) {
+  const auto ifnames = interface_names(networks, context);
   std::vector<Delegate> delegates;
   for (std::size_t index = 0; index < networks.size(); ++index) {
     const auto& network = networks[index];
@@ -99,11 +121,7 @@ std::vector<Delegate> build_delegates(const std::vector<ResolvedNetwork>& networ
     delegate.network_name = network.status_name;
     delegate.conflist = network.conflist;
     delegate.cluster_network = network.cluster_network;
-    if (selection != nullptr && !selection->interface.empty()) {
-      delegate.ifname = selection->interface;
-    } else {
-      delegate.ifname = network.cluster_network ? context.container_ifname : fmt::format("net{}", index);
-    }
+    delegate.ifname = ifnames[index];
     delegate.cni_args = build_cni_args(context.runtime_args, selection);
 
     const auto capabilities = capability_args(context.runtime_config, selection);

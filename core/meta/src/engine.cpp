@@ -1,6 +1,7 @@
 #include <plexus/meta/engine.hpp>
 
 #include <plexus/cni/args.hpp>
+#include <plexus/cni/env.hpp>
 #include <plexus/cni/errors.hpp>
 #include <plexus/cni/version.hpp>
 #include <plexus/invoke/chain.hpp>
@@ -10,6 +11,8 @@
 #include <plexus/meta/resolution.hpp>
 #include <plexus/meta/selection.hpp>
 #include <plexus/meta/status.hpp>
+#include <plexus/net/netlink.hpp>
+#include <plexus/net/netns.hpp>
 #include <plexus/meta/sticky_claims.hpp>
 #include <plexus/scope_guard.hpp>
 
@@ -99,7 +102,55 @@ std::string added_interface_message(const Attachment& attachment) {
                      attachment.delegate.network_name.empty() ? "" : " from " + attachment.delegate.network_name);
 }
 
+std::string json_quoted(std::string_view text) { return cni::go_marshal(ordered_json(std::string(text))); }
+
+// A name the pod's namespace already has was not made by this ADD: refused before any delegate
+// runs, since the delegate would fail on it and the rollback's DEL then remove a link it never
+// made. A netns that cannot be opened is left for the delegates to report, as they always have.
+void refuse_taken_interfaces(const cni::Request& request, const std::vector<ResolvedNetwork>& networks,
+                             const std::vector<std::string>& ifnames) {
+  if (request.netns.empty()) return;
+  std::optional<net::Netns> pod_netns;
+  try {
+    pod_netns.emplace(net::Netns::open(request.netns));
+  } catch (const std::exception&) {
+    return;
+  }
+  const auto taken = net::in_netns(*pod_netns, [&] {
+    net::Netlink nl;
+    std::optional<std::size_t> first;
+    for (std::size_t i = 0; i < ifnames.size() && !first; ++i) {
+      if (nl.find_link(ifnames[i])) first = i;
+    }
+    return first;
+  });
+  if (taken) {
+    throw cni::Error(cni::ErrorCode::InvalidNetworkConfig,
+                     fmt::format("network \"{}\": interface \"{}\" already exists in the pod's network namespace {}",
+                                 networks[*taken].status_name, ifnames[*taken], request.netns));
+  }
+}
+
 }  // namespace
+
+void validate_request(const cni::Request& request) {
+  if (request.command != "ADD" && request.command != "DEL" && request.command != "CHECK") return;
+  if (request.container_id.empty()) throw cni::Error(cni::ErrorCode::InvalidEnvironment, "CNI_CONTAINERID missing");
+  try {
+    cni::validate_container_id(request.container_id);
+  } catch (const cni::Error& e) {
+    throw cni::Error(cni::ErrorCode::InvalidEnvironment,
+                     fmt::format("invalid CNI_CONTAINERID {}: {}", json_quoted(request.container_id), e.msg()),
+                     R"(a container ID must match ^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$)");
+  }
+  if (request.ifname.empty()) throw cni::Error(cni::ErrorCode::InvalidEnvironment, "CNI_IFNAME missing");
+  try {
+    cni::validate_interface_name(request.ifname);
+  } catch (const cni::Error& e) {
+    throw cni::Error(cni::ErrorCode::InvalidEnvironment, fmt::format("invalid CNI_IFNAME {}: {}", json_quoted(request.ifname), e.msg()),
+                     e.details());
+  }
+}
 
 MetaPlugin::MetaPlugin(invoke::Invoker& invoker, NetworkSource* source, EngineOptions options)
     : invoker_(invoker), source_(source), options_(std::move(options)) {}
@@ -171,6 +222,7 @@ cni::Reply MetaPlugin::handle(const cni::Request& request) {
 
 // A failure of the ADD is also a Warning on the pod, where `kubectl describe pod` shows it.
 std::string MetaPlugin::add(const cni::Request& request) {
+  validate_request(request);  // before anything, events included
   event_pod_.reset();
   try {
     return attach(request);
@@ -202,6 +254,7 @@ std::string MetaPlugin::attach(const cni::Request& request) {
   }
   if (pod && options_.events != nullptr && call.config.send_events) event_pod_ = pod;
   auto networks = resolve_networks(call.config, pod ? &*pod : nullptr, source_);
+  refuse_taken_interfaces(request, networks, interface_names(networks, context_for(call, request)));
   // Sticky IPAM: the replica's address and MAC are claimed before anything is attached, since
   // the MAC must be known when the link is made. A pod known only from the runtime's annotations
   // lacks its owner and labels: ask the source.
@@ -267,6 +320,11 @@ std::string MetaPlugin::attach(const cni::Request& request) {
     }
   }
   auto annotation = network_status_annotation(entries);
+  if (annotation.size() > kMaxNetworkStatusBytes) {
+    throw cni::Error(cni::ErrorCode::InvalidNetworkConfig,
+                     fmt::format("the network-status annotation would be {} bytes, more than the limit of {} bytes",
+                                 annotation.size(), kMaxNetworkStatusBytes));
+  }
   if (pod && source_ != nullptr && !call.pod_name.empty()) {
     try {
       source_->set_network_status(call.pod_namespace, call.pod_name, call.pod_uid, annotation);
@@ -302,6 +360,7 @@ void MetaPlugin::release_dynamic_claims(const std::vector<Delegate>& delegates, 
 }
 
 void MetaPlugin::del(const cni::Request& request) {
+  validate_request(request);
   Call call(request, invoker_);
   const DelegateCache cache(call.config.cni_dir);
   std::vector<Delegate> delegates;
@@ -359,6 +418,7 @@ void MetaPlugin::del(const cni::Request& request) {
 }
 
 void MetaPlugin::check(const cni::Request& request) {
+  validate_request(request);
   Call call(request, invoker_);
   const DelegateCache cache(call.config.cni_dir);
   const auto lookup = cache.read(request.container_id);

@@ -51,7 +51,9 @@ NetworkSelection parse_text_element(std::string_view item) {
   selection.name = std::string(trim(at[0]));
   if (at.size() == 2) selection.interface = std::string(trim(at[1]));
   if (slash.size() == 2 && selection.namespace_name.empty()) fail(fmt::format("{}: empty namespace", json_quoted(item)));
-  if (at.size() == 2 && selection.interface.empty()) fail(fmt::format("{}: empty interface name", json_quoted(item)));
+  if (at.size() == 2 && selection.interface.empty()) {
+    fail(fmt::format("{}: network {} asks for an empty interface name", json_quoted(item), json_quoted(selection.name)));
+  }
   return selection;
 }
 
@@ -112,8 +114,9 @@ void validate(const NetworkSelection& selection) {
                      "starting and ending with an alphanumeric, at most 63)", json_quoted(selection.namespace_name)));
   }
   if (!selection.interface.empty() && !is_valid_ifname(selection.interface)) {
-    fail(fmt::format("interface name {} must be at most 15 characters without '/' or whitespace",
-                     json_quoted(selection.interface)));
+    fail(fmt::format("network {} asks for interface name {}, which is no Linux interface name (1 to 15 bytes, "
+                     "no '/', ':', whitespace or control characters, not \".\" or \"..\")",
+                     json_quoted(selection.name), json_quoted(selection.interface)));
   }
   if (!selection.mac.empty() && !cni::parse_mac(selection.mac)) {
     fail(fmt::format("invalid MAC address {}", json_quoted(selection.mac)));
@@ -148,7 +151,8 @@ bool is_dns1123_label(std::string_view text) {
 bool is_valid_ifname(std::string_view text) {
   if (text.empty() || text.size() > 15 || text == "." || text == "..") return false;
   for (const char c : text) {
-    if (c == '/' || std::isspace(static_cast<unsigned char>(c)) != 0) return false;
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '/' || c == ':' || std::isspace(byte) != 0 || byte < 0x20 || byte == 0x7f) return false;
   }
   return true;
 }
@@ -175,6 +179,9 @@ bool is_hardware_address(std::string_view text) {
 }
 
 std::vector<NetworkSelection> parse_network_selections(std::string_view annotation, std::string_view default_namespace) {
+  if (annotation.size() > kMaxSelectionAnnotationBytes) {
+    fail(fmt::format("it is {} bytes, more than the limit of {} bytes per pod", annotation.size(), kMaxSelectionAnnotationBytes));
+  }
   const auto text = trim(annotation);
   std::vector<NetworkSelection> selections;
   if (text.empty()) return selections;
@@ -189,6 +196,9 @@ std::vector<NetworkSelection> parse_network_selections(std::string_view annotati
     for (const auto& element : value) selections.push_back(parse_json_element(element));
   } else {
     for (const auto item : split(text, ',')) selections.push_back(parse_text_element(trim(item)));
+  }
+  if (selections.size() > kMaxSelectedNetworks) {
+    fail(fmt::format("it names {} networks, more than the limit of {} per pod", selections.size(), kMaxSelectedNetworks));
   }
   for (auto& selection : selections) {
     validate(selection);

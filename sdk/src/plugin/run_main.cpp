@@ -1,4 +1,6 @@
 // A plugin as an exec'd CNI binary: the environment and stdin in, the reply out.
+#include <plexus/cni/errors.hpp>
+#include <plexus/cni/files.hpp>
 #include <plexus/cni/env.hpp>
 #include <plexus/exec/exec.hpp>
 #include <plexus/plugin.hpp>
@@ -39,7 +41,12 @@ int run_main(Plugin& plugin, const PluginIdentity& identity) {
     return 0;
   }
   if (request.command != "VERSION") {
-    request.stdin_data.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    try {
+      request.stdin_data = cni::read_stream_bounded(std::cin, cni::max_stdin_bytes(), cni::kStdinDescription);
+    } catch (const cni::Error& e) {
+      std::cout << e.to_json();
+      return 1;
+    }
   }
   ExecHost host;
   const auto reply = dispatch(plugin, identity, host, request);

@@ -43,6 +43,11 @@ struct Delegate {
 // container_ifname; any other gets net<index>, the index counting every delegate.
 std::vector<Delegate> build_delegates(const std::vector<ResolvedNetwork>& networks, const DelegateContext& context);
 
+// The interface each network gets in the pod, in order: the selection's "interface" (or @name),
+// else CNI_IFNAME for the cluster network and net<index> for the others. Throws code 7 naming
+// both networks when two would get the same name.
+std::vector<std::string> interface_names(const std::vector<ResolvedNetwork>& networks, const DelegateContext& context);
+
 // "IgnoreUnknown=true;K8S_POD_NAMESPACE=..;K8S_POD_NAME=..;K8S_POD_INFRA_CONTAINER_ID=..;K8S_POD_UID=..",
 // then the runtime's other keys, then MAC= and IP=a,b when the selection asks for them.
 std::string build_cni_args(const cni::CniArgs& runtime_args, const NetworkSelection* selection);

@@ -45,6 +45,12 @@ struct Attachment {
   cni::Result result;
 };
 
+// The request values that name files and links (CNI_CONTAINERID, CNI_IFNAME), checked before any
+// cache or file is touched, with skel's rules: for ADD, CHECK and DEL both must be set, the ID
+// ^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$ and the name a valid Linux interface name. Throws code 4 naming
+// the variable and its value. Every entry point (plexus, plexusd, attach/detach) runs it first.
+void validate_request(const cni::Request& request);
+
 class MetaPlugin {
  public:
   // `source` may be null: no Kubernetes and no manifest store (inline delegates / clusterNetwork

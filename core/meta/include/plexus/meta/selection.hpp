@@ -4,6 +4,7 @@
 
 #include <plexus/cni/json.hpp>
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,13 +33,20 @@ struct NetworkSelection {
   std::string qualified_name() const { return namespace_name + "/" + name; }
 };
 
+// Per-pod bounds, far above real use (a pod with a dozen networks writes about 2 KiB) and far
+// below what would hurt a node; multus has none. The kernel and the API server bound the rest
+// (annotations total 256 KiB).
+inline constexpr std::size_t kMaxSelectionAnnotationBytes = 64U * 1024U;
+inline constexpr std::size_t kMaxSelectedNetworks = 64;
+
 // Parses an annotation value. Empty (or blank) gives no selections. Every error is a code 7
 // cni::Error that says what is wrong and quotes the offending text.
 std::vector<NetworkSelection> parse_network_selections(std::string_view annotation, std::string_view default_namespace);
 
 // Kubernetes's DNS-1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 characters.
 bool is_dns1123_label(std::string_view text);
-// An interface name a pod may request: 1..15 bytes, no '/', no whitespace, not "." or "..".
+// An interface name a pod may request: 1..15 bytes, no '/', ':', whitespace or control
+// characters, not "." or "..".
 bool is_valid_ifname(std::string_view text);
 // A hardware address as Go's net.ParseMAC takes it: 6, 8 or 20 hex octets separated by ':' or '-'
 // (or dotted groups of four hex digits).
