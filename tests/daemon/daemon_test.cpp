@@ -13,6 +13,11 @@
 #include <boost/beast/http.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <thread>
 #include <future>
 
 namespace plexus::test {
@@ -149,7 +154,12 @@ TEST_F(InProcessDaemon, SocketIsPrivateAndEndpointsAnswer) {
 
 TEST_F(InProcessDaemon, ConnectionWorkersAreReusedAndLeaveAtShutdown) {
   start();
-  for (int i = 0; i < 20; ++i) ASSERT_EQ(daemon::http_over_unix(socket(), "GET", "/healthz").status, 200);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(daemon::http_over_unix(socket(), "GET", "/healthz").status, 200);
+    // The client has its reply before the worker is back waiting; on a loaded machine the next
+    // connection could otherwise win that race and rightly get a second worker.
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   EXPECT_EQ(daemon_->connection_workers(), 1) << "one call at a time needs one worker, kept between calls";
 
   // Calls in parallel get workers of their own (the slow recorder holds each call 0.3 s).
@@ -206,6 +216,44 @@ TEST_F(InProcessDaemon, AddAndDelOverTheSocketMatchTheEngine) {
   const auto version = daemon::call_daemon(socket(), cni_request("VERSION", "", ""));
   EXPECT_EQ(version.exit_code, 0);
   EXPECT_NE(version.stdout_data.find("supportedVersions"), std::string::npos);
+}
+
+// plexusd's handler validates CNI_CONTAINERID and CNI_IFNAME before any file is touched: code 4,
+// no delegate called, and not one file under the work dir (cniDir, sentinels) changed.
+TEST_F(InProcessDaemon, HostileContainerIdsAndIfnamesAreCode4AndTouchNoFile) {
+  start();
+  const auto config = recorder_meta_config(work_.path());
+  fs::create_directories(work_.path() / "cache" / "a");
+  std::ofstream(work_.path() / "x") << "sentinel for ../x";
+  std::ofstream(work_.path() / "cache" / "a" / "b") << "sentinel for a/b";
+  const auto tree = [&] {
+    std::map<std::string, std::string> files;
+    for (const auto& entry : fs::recursive_directory_iterator(work_.path())) {
+      std::ifstream in(entry.path(), std::ios::binary);
+      files[entry.path().string()] = entry.is_regular_file() ? std::string(std::istreambuf_iterator<char>(in), {}) : "";
+    }
+    return files;
+  };
+  const auto before = tree();
+  for (const std::string command : {"ADD", "DEL"}) {
+    for (const std::string& id : std::vector<std::string>{"../x", "a/b", "/tmp/x", "..", ""}) {
+      SCOPED_TRACE(command + " " + id);
+      const auto reply = daemon::call_daemon(socket(), cni_request(command, id, config));
+      EXPECT_EQ(reply.exit_code, 1);
+      const auto error = cni::Error::from_json(reply.stdout_data);
+      ASSERT_TRUE(error.has_value()) << reply.stdout_data;
+      EXPECT_EQ(error->code(), 4);
+      EXPECT_EQ(error->msg(), id.empty() ? "CNI_CONTAINERID missing" : "invalid CNI_CONTAINERID \"" + id + "\": invalid characters in containerID");
+    }
+    auto bad_ifname = cni_request(command, "ctr-1", config);
+    bad_ifname.ifname = "../eth0";
+    const auto error = cni::Error::from_json(daemon::call_daemon(socket(), bad_ifname).stdout_data);
+    ASSERT_TRUE(error.has_value());
+    EXPECT_EQ(error->code(), 4);
+    EXPECT_EQ(error->msg(), "invalid CNI_IFNAME \"../eth0\": interface name contains / or : or whitespace characters");
+  }
+  EXPECT_EQ(tree(), before);
+  EXPECT_TRUE(recorded_calls(work_.path()).empty());
 }
 
 TEST_F(InProcessDaemon, SameContainerCallsAreSerializedOthersRunInParallel) {

@@ -32,6 +32,7 @@ class RecordingInvoker final : public invoke::Invoker {
   std::vector<Call> calls;
   std::set<std::string> failing_add_types;
   std::set<std::string> failing_del_types;
+  std::string dns_search;  // a "dns":{"search":[...]} of this many-character domain in every ADD result
 
   cni::Reply invoke(std::string_view type, const cni::Request& request) override {
     calls.push_back({std::string(type), request.command, request.ifname, request.args, request.stdin_data});
@@ -40,8 +41,9 @@ class RecordingInvoker final : public invoke::Invoker {
       if (failing_add_types.count(std::string(type)) != 0) return fail(fmt::format("{} refuses", type));
       const auto n = calls.size();
       return cni::Reply{0, fmt::format(R"({{"cniVersion":"1.0.0","interfaces":[{{"name":"{}","mac":"02:00:00:00:00:{:02x}","sandbox":"{}"}}],
-        "ips":[{{"address":"10.0.{}.2/24","gateway":"10.0.{}.1","interface":0}}],"routes":[{{"dst":"0.0.0.0/0","gw":"10.0.{}.1"}}]}})",
-                                       request.ifname, n, request.netns, n, n, n),
+        "ips":[{{"address":"10.0.{}.2/24","gateway":"10.0.{}.1","interface":0}}],"routes":[{{"dst":"0.0.0.0/0","gw":"10.0.{}.1"}}]{}}})",
+                                       request.ifname, n, request.netns, n, n, n,
+                                       dns_search.empty() ? "" : R"(,"dns":{"search":[")" + dns_search + R"("]})"),
                         {}};
     }
     if (request.command == "DEL" && failing_del_types.count(std::string(type)) != 0) return fail("del refused");
@@ -100,6 +102,25 @@ metadata:
     return r;
   }
 };
+
+// network-status is bounded (128 KiB; the API server takes 256 KiB of annotations in all): beyond
+// it the ADD is code 7 naming the limit and rolled back, nothing cached.
+TEST(MetaPluginAdd, OversizedNetworkStatusIsCode7AndRolledBack) {
+  EngineFixture f;
+  ManifestStore store(f.manifests.path());
+  MetaPlugin plugin(f.invoker, &store);
+  f.invoker.dns_search = std::string(50 * 1024, 'a');  // three networks: about 150 KiB of status
+  const auto reply = plugin.handle(f.request("ADD"));
+  ASSERT_EQ(reply.exit_code, 1);
+  const auto error = cni::Error::from_json(reply.stdout_data);
+  ASSERT_TRUE(error.has_value()) << reply.stdout_data;
+  EXPECT_EQ(error->code(), 7);
+  EXPECT_NE(error->msg().find("more than the limit of 131072 bytes"), std::string::npos) << error->msg();
+  EXPECT_EQ(f.invoker.sequence(), (std::vector<std::string>{"ADD bridge eth0", "ADD macvlan net1", "ADD ipvlan net2", "ADD tuning net2",
+                                                            "DEL tuning net2", "DEL ipvlan net2", "DEL macvlan net1", "DEL bridge eth0"}));
+  EXPECT_FALSE(std::filesystem::exists(f.cni_dir.path() / "ctr1"));
+  EXPECT_TRUE(!std::filesystem::exists(f.cni_dir.path() / "results") || std::filesystem::is_empty(f.cni_dir.path() / "results"));
+}
 
 TEST(MetaPluginAdd, AttachesInOrderWritesCacheAndStatusAndReturnsTheMasterInItsVersion) {
   EngineFixture f;

@@ -106,7 +106,8 @@ std::string json_quoted(std::string_view text) { return cni::go_marshal(ordered_
 
 // A name the pod's namespace already has was not made by this ADD: refused before any delegate
 // runs, since the delegate would fail on it and the rollback's DEL then remove a link it never
-// made. A netns that cannot be opened is left for the delegates to report, as they always have.
+// made. The cluster network's CNI_IFNAME is the runtime's to choose and is left to its delegate,
+// as in multus. A netns that cannot be opened is left for the delegates to report.
 void refuse_taken_interfaces(const cni::Request& request, const std::vector<ResolvedNetwork>& networks,
                              const std::vector<std::string>& ifnames) {
   if (request.netns.empty()) return;
@@ -120,6 +121,7 @@ void refuse_taken_interfaces(const cni::Request& request, const std::vector<Reso
     net::Netlink nl;
     std::optional<std::size_t> first;
     for (std::size_t i = 0; i < ifnames.size() && !first; ++i) {
+      if (networks[i].cluster_network && ifnames[i] == request.ifname) continue;
       if (nl.find_link(ifnames[i])) first = i;
     }
     return first;
