@@ -285,7 +285,9 @@ HostLocalConfig load_config(const Call& call) {
   auto args_ips = cni_args != nullptr ? ip_list_member(*cni_args, "ips", "IPAMArgs.args.cni.ips") : std::vector<cni::IPAddress>{};
 
   if (ipam == nullptr) fail("IPAM config missing 'ipam' key");
-  config.data_dir = fs::path(data_dir.empty() ? std::string(kDefaultDataDir) : data_dir) / config.name;
+  // The network's directory stays under dataDir whoever runs this (libcni checks the name; a
+  // runtime that execs host-local directly may not).
+  config.data_dir = cni::path_under(data_dir.empty() ? std::string(kDefaultDataDir) : data_dir, config.name, "network name");
 
   if (!call.request().args.empty()) {
     const auto args = call.args();
