@@ -1372,6 +1372,8 @@ TEST(E2eHostile, DevZeroAndFifoResolvConfAreCode7AndAttachNothing) {
     node.add_pod("default", "warmup", {});
     ASSERT_EQ(node.call("ADD", "default", "warmup", node.meta_config(), "warmup").exit_code, 0);
     ASSERT_EQ(node.call("DEL", "default", "warmup", node.meta_config(), "warmup").exit_code, 0);
+    // The warm-up's port is gone; let the bridge's carrier follow before the "before" picture.
+    for (int i = 0; i < 40 && node.host().exec("ip -br link show cbr0").find("NO-CARRIER") == std::string::npos; ++i) ::usleep(50000);
     for (const fs::path& resolv : {fs::path("/dev/zero"), fifo}) {
       SCOPED_TRACE(resolv.string());
       auto nad = Node::macvlan_static("dns");
