@@ -1361,7 +1361,8 @@ TEST_P(E2e, OversizedAnnotationAndTooManyNetworksAreCode7NamingTheLimit) {
 }
 
 // A delegate's resolvConf that is /dev/zero or a FIFO: refused at once, code 7 naming the file,
-// nothing attached (plexus's host-local, in-process and exec'd; Debian's reads it otherwise).
+// nothing attached (plexus's host-local, under the exec'd plexus and the in-process engine; the
+// default allowedDataRoots would refuse these paths earlier, so the test widens them).
 TEST(E2eHostile, DevZeroAndFifoResolvConfAreCode7AndAttachNothing) {
   PLEXUS_REQUIRE_ROOT();
   for (const auto driver : {Driver::Binary, Driver::Engine}) {
@@ -1383,10 +1384,12 @@ TEST(E2eHostile, DevZeroAndFifoResolvConfAreCode7AndAttachNothing) {
       node.add_pod("default", "app", {{"k8s.v1.cni.cncf.io/networks", "dns"}});
       const auto before_host = snapshot(node.host());
       const auto start = std::chrono::steady_clock::now();
-      const auto error = error_of(node.add("default", "app", node.meta_config()));
+      // The admin lets resolvConf reach /dev and the work dir, so host-local itself must refuse it.
+      const auto roots = json{{"allowedDataRoots", json::array({node.ipam_dir().string(), "/dev", node.work().string()})}};
+      const auto error = error_of(node.add("default", "app", node.meta_config(roots)));
       EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
       EXPECT_EQ(error.at("code"), 7) << error.dump();
-      EXPECT_THAT(error.at("msg").get<std::string>(), HasSubstr(resolv.string()));
+      EXPECT_THAT(error.at("msg").get<std::string>(), HasSubstr("resolvConf " + resolv.string() + " is not a regular file"));
       expect_pod_empty(node.pod());
       EXPECT_TRUE(host_local_allocations(node.ipam_dir()).empty());
       EXPECT_FALSE(fs::exists(node.cache_dir() / node.container_id()));
