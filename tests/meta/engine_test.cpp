@@ -103,6 +103,25 @@ metadata:
   }
 };
 
+// Hot-plug names the cache file by the container ID too: refused first, whatever the command.
+TEST(MetaPluginHotplug, AHostileContainerIdIsCode4AndTouchesNothing) {
+  EngineFixture f;
+  ManifestStore store(f.manifests.path());
+  MetaPlugin plugin(f.invoker, &store);
+  for (const bool attach : {true, false}) {
+    auto request = f.request(attach ? "ADD" : "DEL");
+    request.container_id = "../x";
+    const auto reply = plugin.handle_hotplug(request, "ip-192", attach);
+    EXPECT_EQ(reply.exit_code, 1);
+    const auto error = cni::Error::from_json(reply.stdout_data);
+    ASSERT_TRUE(error.has_value()) << reply.stdout_data;
+    EXPECT_EQ(error->code(), 4);
+    EXPECT_EQ(error->msg(), R"(invalid CNI_CONTAINERID "../x": invalid characters in containerID)");
+  }
+  EXPECT_TRUE(f.invoker.calls.empty());
+  EXPECT_TRUE(std::filesystem::is_empty(f.cni_dir.path()));
+}
+
 // network-status is bounded (128 KiB; the API server takes 256 KiB of annotations in all): beyond
 // it the ADD is code 7 naming the limit and rolled back, nothing cached.
 TEST(MetaPluginAdd, OversizedNetworkStatusIsCode7AndRolledBack) {

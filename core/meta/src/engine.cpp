@@ -135,8 +135,9 @@ void refuse_taken_interfaces(const cni::Request& request, const std::vector<Reso
 
 }  // namespace
 
-void validate_request(const cni::Request& request) {
-  if (request.command != "ADD" && request.command != "DEL" && request.command != "CHECK") return;
+namespace {
+
+void validate_ids(const cni::Request& request) {
   if (request.container_id.empty()) throw cni::Error(cni::ErrorCode::InvalidEnvironment, "CNI_CONTAINERID missing");
   try {
     cni::validate_container_id(request.container_id);
@@ -152,6 +153,12 @@ void validate_request(const cni::Request& request) {
     throw cni::Error(cni::ErrorCode::InvalidEnvironment, fmt::format("invalid CNI_IFNAME {}: {}", json_quoted(request.ifname), e.msg()),
                      e.details());
   }
+}
+
+}  // namespace
+
+void validate_request(const cni::Request& request) {
+  if (request.command == "ADD" || request.command == "DEL" || request.command == "CHECK") validate_ids(request);
 }
 
 MetaPlugin::MetaPlugin(invoke::Invoker& invoker, NetworkSource* source, EngineOptions options)
@@ -705,6 +712,7 @@ void MetaPlugin::reconcile_networks(const cni::Request& request, std::string_vie
 cni::Reply MetaPlugin::handle_hotplug(const cni::Request& request, std::string_view network, bool attach) {
   cni::Reply reply;
   try {
+    validate_ids(request);  // whatever its command: the ID names the cache file
     if (attach) {
       reply.stdout_data = attach_network(request, network);
     } else {
