@@ -218,6 +218,32 @@ TEST_F(StickyApi, ADeletedStatefulSetsClaimsAreTakenOverWithAPreconditionAndRele
   EXPECT_EQ(server_.sticky_claims().count("default-192-168-111-10"), 1U);
 }
 
+// Deleting a StatefulSet leaves its pods terminating for a while (or running, with
+// --cascade=orphan): their addresses are still on the wire, so their claims are not taken over
+// until the pods are gone too.
+TEST_F(StickyApi, AClaimWhosePodOutlivesItsStatefulSetIsNotTakenOver) {
+  add_statefulset("default", "licensed-app", 1);
+  claim("default", "licensed-app-0", {sticky_config("ip-192-sticky", "192.168.111.10-192.168.111.19/24")});
+  server_.delete_statefulset("default", "licensed-app");  // the pod is still there
+  add_statefulset("team-b", "db", 1);
+  const auto db = sticky_config("ip-db", "192.168.111.10-192.168.111.12/24", "20:01:02:03:05");
+  try {
+    claim("team-b", "db-0", {db});
+    FAIL() << "took the address of a pod still running";
+  } catch (const cni::Error& e) {
+    EXPECT_EQ(e.code(), 7);
+    EXPECT_THAT(e.msg(), HasSubstr("is held by StatefulSet default/licensed-app"));
+  }
+  EXPECT_TRUE(source_->claims().release_orphans().empty()) << "the sweep leaves it too";
+  // The pod orphaned (ownerReference removed, as --cascade=orphan does): still in use.
+  auto orphan = *server_.pod("default", "licensed-app-0");
+  orphan["metadata"].erase("ownerReferences");
+  server_.put_pod(orphan);
+  EXPECT_THROW(claim("team-b", "db-0", {db}), cni::Error);
+  server_.delete_pod("default", "licensed-app-0");
+  EXPECT_EQ(claim("team-b", "db-0", {db})[0].claim.address, "192.168.111.10/24");
+}
+
 TEST_F(StickyApi, ARecreatedStatefulSetOfTheSameNameTakesItsOldClaimsOver) {
   add_statefulset("default", "web", 1);
   const auto config = sticky_config("ip-192-sticky", "192.168.111.10-192.168.111.19/24");

@@ -101,12 +101,40 @@ std::optional<StickyClaim> KubernetesClaimStore::create(const StickyClaim& claim
   throw cni::Error(cni::ErrorCode::TryAgainLater, fmt::format("stickyclaim {} keeps appearing and disappearing", claim.name));
 }
 
+namespace {
+
+// The replica's pod still exists for `holder` (its StatefulSet may be gone already): the pod is
+// still there (terminating, or orphaned by a non-cascading delete) and is not another
+// StatefulSet's, so its address may still be on the wire.
+bool replica_pod_remains(const k8s::ApiClient& client, const ClaimHolder& holder) {
+  if (!holder.ordinal) return false;
+  try {
+    const auto pod = client.get_pod(holder.namespace_name, fmt::format("{}-{}", holder.name, *holder.ordinal));
+    const auto owners = pod.json().value("metadata", json::object()).value("ownerReferences", json::array());
+    for (const auto& owner : owners) {
+      if (owner.is_object() && owner.value("controller", false)) return holder.uid.empty() || owner.value("uid", "") == holder.uid;
+    }
+    return true;  // orphaned: still running with the address
+  } catch (const k8s::ApiError& e) {
+    if (e.is_not_found()) return false;
+    throw;
+  }
+}
+
+}  // namespace
+
 bool KubernetesClaimStore::holder_exists(const ClaimHolder& holder) {
   try {
     if (holder.kind == "StatefulSet") {
-      const auto statefulset = client_.get_statefulset(holder.namespace_name, holder.name);
-      const auto uid = statefulset.value("metadata", json::object()).value("uid", "");
-      return holder.uid.empty() || uid == holder.uid;  // same name, new uid: a new StatefulSet
+      std::string uid;
+      try {
+        uid = client_.get_statefulset(holder.namespace_name, holder.name).value("metadata", json::object()).value("uid", "");
+      } catch (const k8s::ApiError& e) {
+        if (!e.is_not_found()) throw;
+      }
+      if (!uid.empty() && (holder.uid.empty() || uid == holder.uid)) return true;
+      // The StatefulSet is gone (or re-created: a new uid is a new holder); its pod may not be.
+      return replica_pod_remains(client_, holder);
     }
     if (holder.kind == "Pod") {
       const auto pod = client_.get_pod(holder.namespace_name, holder.name);

@@ -6,8 +6,9 @@
 // second of two StatefulSets in different namespaces whose ranges overlap, and the second of two
 // nodes racing for one address. The price: Kubernetes's garbage collector never deletes a
 // cluster-scoped object for a namespaced owner, so no ownerReference is set; a claim whose
-// StatefulSet is gone (GET by name, uid compared) is taken over by the next claimer with a
-// resourceVersion precondition, and release_orphans() (`plexus claims --kubeconfig`) deletes them.
+// StatefulSet is gone (GET by name, uid compared) and whose replica pod is gone too (a terminating
+// or orphaned pod still uses the address) is taken over by the next claimer with a resourceVersion
+// precondition, and release_orphans() (plexusd's sweep, `plexus claims --kubeconfig`) deletes it.
 //
 // Errors: no answer, 5xx, 429 = code 11 (try again later); 403 names the RBAC, a missing CRD names
 // its manifest (code 999).
