@@ -254,6 +254,27 @@ TEST(TlsTest, ClientCertificateFromAnotherCaGetsUnauthorized) {
   EXPECT_EQ(server.requests().back().user, "");
 }
 
+TEST(TlsTest, RequestsReuseAConnectionOnlyWithTheSameCredentials) {
+  FakeApiServer server;
+  server.put_pod(pod_object("default", "web"));
+  const KeyAndCert alice = server.ca().issue_client("alice");
+  k8s::ClusterConfig config = token_config(server, "");
+  config.client_cert_pem = alice.cert_pem;
+  config.client_key_pem = alice.key_pem;
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(ApiClient(config, quick_options()).get_pod("default", "web").name(), "web");
+  EXPECT_EQ(server.accepted_connections(), 1) << "five requests, one TLS connection";
+  EXPECT_EQ(server.requests().back().user, "alice");
+
+  // Another client certificate must never ride on alice's authenticated connection.
+  const CertificateAuthority other("some-other-ca");
+  const KeyAndCert stranger = other.issue_client("mallory");
+  config.client_cert_pem = stranger.cert_pem;
+  config.client_key_pem = stranger.key_pem;
+  EXPECT_THROW(ApiClient(config, quick_options()).get_pod("default", "web"), ApiError);
+  EXPECT_EQ(server.accepted_connections(), 2);
+  EXPECT_EQ(server.requests().back().user, "");
+}
+
 TEST(TlsTest, NoCredentialsGetsUnauthorizedWithoutRetry) {
   FakeApiServer server;
   server.put_pod(pod_object("default", "web"));

@@ -1,11 +1,13 @@
-// libcurl transport for ApiClient: one easy handle per request (no state shared between
-// threads), TLS material from memory. Linked into plexusd and the tests (plexus_k8s_curl), and
+// libcurl transport for ApiClient: one easy handle per request, TLS material from memory, and one
+// share handle per process so that requests reuse the connections, TLS sessions and DNS answers
+// of earlier ones (a TLS handshake per request cost more than the request itself). Linked into plexusd and the tests (plexus_k8s_curl), and
 // built as lib/plexus/libplexus-k8s.so, which thin plexus loads only when a call reaches the API
 // server: libcurl and its ~30 libraries (TLS, krb5, ldap, ...) cost ~8 ms of CPU per exec'd call.
 #include "transport.hpp"
 
 #include <curl/curl.h>
 
+#include <array>
 #include <memory>
 #include <mutex>
 
@@ -36,6 +38,46 @@ void ensure_curl_initialised() {
       throw std::runtime_error("curl_global_init failed");
     }
   });
+}
+
+// The process's connection cache, TLS session cache and DNS cache, shared by every easy handle
+// of every thread. libcurl calls lock/unlock around each use of a shared kind of data.
+class ConnectionShare {
+ public:
+  ConnectionShare() : share_(curl_share_init()) {
+    if (share_ == nullptr) throw std::runtime_error("curl_share_init failed");
+    curl_share_setopt(share_, CURLSHOPT_LOCKFUNC, &ConnectionShare::lock);
+    curl_share_setopt(share_, CURLSHOPT_UNLOCKFUNC, &ConnectionShare::unlock);
+    curl_share_setopt(share_, CURLSHOPT_USERDATA, this);
+    for (const auto data : {CURL_LOCK_DATA_CONNECT, CURL_LOCK_DATA_SSL_SESSION, CURL_LOCK_DATA_DNS}) {
+      if (curl_share_setopt(share_, CURLSHOPT_SHARE, data) != CURLSHE_OK) {
+        throw std::runtime_error("curl_share_setopt(CURLSHOPT_SHARE) failed");
+      }
+    }
+  }
+  // Never destroyed (see share()): a watch thread may still be using it while the process exits.
+  ConnectionShare(const ConnectionShare&) = delete;
+  ConnectionShare& operator=(const ConnectionShare&) = delete;
+
+  CURLSH* get() const noexcept { return share_; }
+
+ private:
+  static void lock(CURL*, curl_lock_data data, curl_lock_access, void* user) {
+    static_cast<ConnectionShare*>(user)->mutex_of(data).lock();
+  }
+  static void unlock(CURL*, curl_lock_data data, void* user) { static_cast<ConnectionShare*>(user)->mutex_of(data).unlock(); }
+  std::mutex& mutex_of(curl_lock_data data) {
+    const auto index = static_cast<std::size_t>(data);
+    return mutexes_[index < mutexes_.size() ? index : 0];
+  }
+
+  CURLSH* share_;
+  std::array<std::mutex, CURL_LOCK_DATA_LAST> mutexes_;
+};
+
+CURLSH* share() {
+  static ConnectionShare* const instance = new ConnectionShare();  // leaked on purpose
+  return instance->get();
 }
 
 // curl_easy_setopt is variadic: the checked wrapper keeps one place that turns a failure into an
@@ -148,6 +190,7 @@ Response curl_perform(const HttpCall& request) {
   PLEXUS_CURL_SET(handle, CURLOPT_HTTPHEADER, headers.get());
   PLEXUS_CURL_SET(handle, CURLOPT_USERAGENT, options.user_agent.c_str());
   PLEXUS_CURL_SET(handle, CURLOPT_NOSIGNAL, 1L);
+  PLEXUS_CURL_SET(handle, CURLOPT_SHARE, share());
   PLEXUS_CURL_SET(handle, CURLOPT_PROTOCOLS_STR, "https");
   PLEXUS_CURL_SET(handle, CURLOPT_SSL_VERIFYPEER, 1L);
   PLEXUS_CURL_SET(handle, CURLOPT_SSL_VERIFYHOST, 2L);

@@ -296,6 +296,7 @@ void FakeApiServer::accept_loop() {
     boost::system::error_code error;
     impl_->acceptor.accept(socket, error);
     if (error || stopping_) break;
+    ++accepted_connections_;
     std::lock_guard lock(mutex_);
     open_fds_.insert(socket.native_handle());
     connection_threads_.emplace_back(

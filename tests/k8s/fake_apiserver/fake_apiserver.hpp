@@ -110,6 +110,9 @@ class FakeApiServer {
   // --- core/v1 Events stored by POST /api/v1/namespaces/NS/events, in arrival order ---
   std::vector<nlohmann::json> kube_events() const;
 
+  // How many TCP connections it accepted so far (a client reusing connections opens few).
+  int accepted_connections() const noexcept { return accepted_connections_.load(); }
+
   // --- the request log ---
   std::vector<RecordedRequest> requests() const;
   void clear_requests();
@@ -136,6 +139,7 @@ class FakeApiServer {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::atomic<bool> stopping_{false};
+  std::atomic<int> accepted_connections_{0};
   std::map<std::string, std::string> tokens_;
   std::map<std::string, nlohmann::json> pods_;  // key "ns/name"
   std::map<std::string, nlohmann::json> nads_;
