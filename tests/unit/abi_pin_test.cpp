@@ -9,7 +9,7 @@
 
 namespace {
 
-constexpr const char* kPinnedAbiSha256 = "93b1fc9495407df51749a3f2b49e9fc048761ea3233fc90a8b2cb7a2d32c6104";
+constexpr const char* kPinnedAbiSha256 = "d16752255f7cb10f775838219104db6c20e46534385e395fda2fea0f9e3611f6";
 
 TEST(AbiPin, HeaderHashIsPinned) {
   EXPECT_EQ(std::string(PLEXUS_ABI_H_SHA256), kPinnedAbiSha256)
@@ -19,7 +19,14 @@ TEST(AbiPin, HeaderHashIsPinned) {
 
 TEST(AbiPin, VersionIsOne) {
   EXPECT_EQ(PLEXUS_ABI_MAJOR, 1);
-  EXPECT_EQ(PLEXUS_ABI_MINOR, 0);
+  EXPECT_EQ(PLEXUS_ABI_MINOR, 1);
+}
+
+// Minor 1 appended the deadline after every field of minor 0, so a minor-0 request (shorter
+// struct_size) reads as "no deadline" and a minor-0 plugin never sees it.
+TEST(AbiPin, DeadlineIsAppendedLast) {
+  EXPECT_GT(offsetof(plexus_request_v1, deadline_monotonic_ns), offsetof(plexus_request_v1, netns_override));
+  EXPECT_EQ(sizeof(plexus_request_v1), offsetof(plexus_request_v1, deadline_monotonic_ns) + sizeof(uint64_t));
 }
 
 // Layout facts a plugin built by another compiler relies on: every struct starts with struct_size.

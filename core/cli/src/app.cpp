@@ -17,6 +17,7 @@
 #include <plexus/cni/env.hpp>
 #include <plexus/cni/errors.hpp>
 #include <plexus/cni/files.hpp>
+#include <plexus/invoke/router.hpp>
 #include <plexus/cni/version.hpp>
 #include <plexus/log/logger.hpp>
 
@@ -82,6 +83,11 @@ int cni_main(std::istream& in, std::ostream& out, std::ostream& err) {
   err << reply.stderr_data;
   // The result is out; the pod's Events follow, bounded, and never change the reply.
   if (runtime) runtime->send_events();
+  // An abandoned in-process call may still run plugin code that points into the runtime.
+  if (invoke::abandoned_calls() > 0) {
+    (void)runtime.release();
+    (void)logger.release();
+  }
   return reply.exit_code;
 }
 

@@ -22,7 +22,16 @@
  * A plugin exports exactly one symbol, PLEXUS_PLUGIN_ENTRY_NAME, in the "boostdll" section
  * (Boost.DLL's BOOST_DLL_ALIAS does that; plexus/plugin.hpp's PLEXUS_PLUGIN does it for you).
  * The symbol is a pointer to a function of type plexus_plugin_entry_fn. Calling it must have no
- * side effect beyond returning the static info struct.
+ * side effect beyond returning the static info struct. From C (or any language that can emit a C
+ * symbol), write PLEXUS_PLUGIN_ENTRY(my_entry_function) once at file scope.
+ *
+ * Deadlines (minor 1)
+ * A request carries deadline_monotonic_ns: the CLOCK_MONOTONIC time (nanoseconds) by which the
+ * host stops waiting for the answer; 0 means none given. The host runs every call on a thread of
+ * its own: when the deadline passes it answers the caller with code 11 and abandons the call
+ * (the plugin's later reply is released and dropped; host->invoke and host->log then refuse).
+ * A plugin should pass the deadline on to what it runs (the SDK does) and may give up early.
+ * A plugin built against minor 0 never sees the field; the host still enforces the deadline.
  */
 #ifndef PLEXUS_ABI_H
 #define PLEXUS_ABI_H
@@ -35,7 +44,7 @@ extern "C" {
 #endif
 
 #define PLEXUS_ABI_MAJOR 1
-#define PLEXUS_ABI_MINOR 0
+#define PLEXUS_ABI_MINOR 1
 #define PLEXUS_PLUGIN_ENTRY_NAME "plexus_plugin_entry"
 
 /* A borrowed byte range. ptr may be null when len is 0. */
@@ -55,6 +64,7 @@ typedef struct plexus_request_v1 {
   plexus_str path;         /* CNI_PATH */
   plexus_str stdin_data;   /* the network configuration bytes */
   plexus_str netns_override; /* CNI_NETNS_OVERRIDE */
+  uint64_t deadline_monotonic_ns; /* minor 1: CLOCK_MONOTONIC ns by which to answer; 0 = none */
 } plexus_request_v1;
 
 /* The answer to one call: an exit code and the bytes the plugin would print to stdout (a result,
@@ -109,6 +119,26 @@ typedef struct plexus_plugin_v1 {
 } plexus_plugin_v1;
 
 typedef const plexus_plugin_v1* (*plexus_plugin_entry_fn)(void);
+
+/* Declares the entry from plain C: PLEXUS_PLUGIN_ENTRY(fn) where fn is a
+ * `const plexus_plugin_v1* fn(void)`. It emits what Boost.DLL's BOOST_DLL_ALIAS does (a pointer to
+ * fn named PLEXUS_PLUGIN_ENTRY_NAME in the "boostdll" section, so the loader finds it without
+ * running the file's code) and fails to compile when fn has another type. GCC and Clang. */
+#ifdef __cplusplus
+#define PLEXUS_DETAIL_ENTRY_LINKAGE extern "C"
+#define PLEXUS_DETAIL_ENTRY_TYPE_CHECK(fn)                                       \
+  static_assert(sizeof(static_cast<plexus_plugin_entry_fn>(&(fn))) != 0,         \
+                "PLEXUS_PLUGIN_ENTRY: " #fn " must be const plexus_plugin_v1* (void)")
+#else
+#define PLEXUS_DETAIL_ENTRY_LINKAGE
+#define PLEXUS_DETAIL_ENTRY_TYPE_CHECK(fn)                                             \
+  _Static_assert(__builtin_types_compatible_p(__typeof__(&(fn)), plexus_plugin_entry_fn), \
+                 "PLEXUS_PLUGIN_ENTRY: " #fn " must be const plexus_plugin_v1* (void)")
+#endif
+#define PLEXUS_PLUGIN_ENTRY(fn)                                                          \
+  PLEXUS_DETAIL_ENTRY_TYPE_CHECK(fn);                                                    \
+  PLEXUS_DETAIL_ENTRY_LINKAGE __attribute__((section("boostdll"), used, visibility("default"))) \
+  const void* plexus_plugin_entry = (const void*)&(fn)
 
 #ifdef __cplusplus
 } /* extern "C" */

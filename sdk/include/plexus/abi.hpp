@@ -5,6 +5,9 @@
 #include <plexus/abi.h>
 #include <plexus/cni/protocol.hpp>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -20,6 +23,20 @@ inline std::string copy(plexus_str s) { return s.ptr ? std::string(s.ptr, s.len)
 #define PLEXUS_ABI_HAS_FIELD(ptr, type, field) \
   ((ptr)->struct_size >= offsetof(type, field) + sizeof((ptr)->field))
 
+// steady_clock is CLOCK_MONOTONIC on Linux (libstdc++), so its epoch is the ABI's.
+inline std::uint64_t to_monotonic_ns(std::chrono::steady_clock::time_point deadline) {
+  if (deadline == std::chrono::steady_clock::time_point{}) return 0;
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
+  return ns > 0 ? static_cast<std::uint64_t>(ns) : 1;  // 0 would read as "no deadline"
+}
+
+inline std::chrono::steady_clock::time_point from_monotonic_ns(std::uint64_t ns) {
+  if (ns == 0) return {};
+  const auto capped = std::min<std::uint64_t>(ns, static_cast<std::uint64_t>(INT64_MAX));
+  return std::chrono::steady_clock::time_point(
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::nanoseconds(capped)));
+}
+
 // Borrowed view of a Request: valid while `request` lives and is not modified.
 inline plexus_request_v1 to_abi(const cni::Request& request) {
   plexus_request_v1 out{};
@@ -32,6 +49,7 @@ inline plexus_request_v1 to_abi(const cni::Request& request) {
   out.path = view(request.path);
   out.stdin_data = view(request.stdin_data);
   out.netns_override = view(request.netns_override);
+  out.deadline_monotonic_ns = to_monotonic_ns(request.deadline);
   return out;
 }
 
@@ -46,6 +64,9 @@ inline cni::Request from_abi(const plexus_request_v1& in) {
   out.stdin_data = copy(in.stdin_data);
   if (PLEXUS_ABI_HAS_FIELD(&in, plexus_request_v1, netns_override)) {
     out.netns_override = copy(in.netns_override);
+  }
+  if (PLEXUS_ABI_HAS_FIELD(&in, plexus_request_v1, deadline_monotonic_ns)) {
+    out.deadline = from_monotonic_ns(in.deadline_monotonic_ns);
   }
   return out;
 }

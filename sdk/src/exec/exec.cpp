@@ -225,7 +225,10 @@ cni::Reply run(const std::filesystem::path& binary, const cni::Request& request,
   std::size_t written = 0;
   const auto& input = request.stdin_data;
   if (input.empty()) in.write.reset();
-  const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+  // The plugin's own timeout, or the caller's deadline when that comes first.
+  const auto started = std::chrono::steady_clock::now();
+  auto deadline = started + options.timeout;
+  if (request.deadline != std::chrono::steady_clock::time_point{}) deadline = std::min(deadline, request.deadline);
   bool timed_out = false;
   bool over_cap = false;
   while (out.read.get() >= 0 || err.read.get() >= 0) {
@@ -262,7 +265,8 @@ cni::Reply run(const std::filesystem::path& binary, const cni::Request& request,
   const int status = child.wait();
   if (timed_out) {
     return failure(cni::ErrorCode::TryAgainLater,
-                   fmt::format("plugin {} timed out after {} ms and was killed", argv0, options.timeout.count()));
+                   fmt::format("plugin {} timed out after {} ms and was killed", argv0,
+                               std::chrono::duration_cast<std::chrono::milliseconds>(deadline - started).count()));
   }
   if (over_cap) {
     return failure(cni::ErrorCode::Internal, fmt::format("plugin {} printed more than {} bytes", argv0, options.output_cap));

@@ -2,6 +2,7 @@
 // it gets back (exit code + stdout). In-process and exec'd plugins share exactly this contract.
 #pragma once
 
+#include <chrono>
 #include <string>
 
 namespace plexus::cni {
@@ -15,6 +16,9 @@ struct Request {
   std::string path;           // CNI_PATH
   std::string stdin_data;     // the network configuration
   std::string netns_override; // CNI_NETNS_OVERRIDE
+  // When the caller stops waiting for the answer (the epoch, i.e. zero, when it set none). Not
+  // part of the exec protocol: an exec'd plugin is killed at its timeout or this, what comes first.
+  std::chrono::steady_clock::time_point deadline{};
 };
 
 struct Reply {

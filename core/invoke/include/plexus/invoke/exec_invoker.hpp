@@ -15,6 +15,8 @@ class ExecInvoker final : public Invoker {
   explicit ExecInvoker(std::vector<std::string> extra_dirs = {}, exec::ExecOptions options = {})
       : extra_dirs_(std::move(extra_dirs)), options_(options) {}
   cni::Reply invoke(std::string_view type, const cni::Request& request) override;
+  // Whether a binary for `type` is on the request's CNI_PATH (or the extra dirs).
+  bool finds(std::string_view type, const cni::Request& request) const;
 
  private:
   std::vector<std::string> extra_dirs_;
