@@ -17,8 +17,8 @@
 #include <fstream>
 #include <iterator>
 #include <map>
-#include <thread>
 #include <future>
+#include <thread>
 
 namespace plexus::test {
 namespace {
@@ -156,9 +156,12 @@ TEST_F(InProcessDaemon, ConnectionWorkersAreReusedAndLeaveAtShutdown) {
   start();
   for (int i = 0; i < 20; ++i) {
     ASSERT_EQ(daemon::http_over_unix(socket(), "GET", "/healthz").status, 200);
-    // The client has its reply before the worker is back waiting; on a loaded machine the next
-    // connection could otherwise win that race and rightly get a second worker.
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // The client has its answer a moment before the worker is back waiting: a call in that
+    // moment rightly gets a worker of its own. Sequential here means after the worker is back.
+    const auto back = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (daemon_->idle_connection_workers() < daemon_->connection_workers() && std::chrono::steady_clock::now() < back) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
   EXPECT_EQ(daemon_->connection_workers(), 1) << "one call at a time needs one worker, kept between calls";
 

@@ -135,6 +135,11 @@ int Daemon::connection_workers() const {
   return workers_;
 }
 
+int Daemon::idle_connection_workers() const {
+  const std::lock_guard lock(mutex_);
+  return static_cast<int>(idle_workers_);
+}
+
 int Daemon::metrics_port() const {
   if (!exposer_) return 0;
   const auto ports = exposer_->GetListeningPorts();

@@ -75,6 +75,7 @@ class Daemon {
   int metrics_port() const;  // 0 without a metrics listener
   int calls_in_flight() const;
   int connection_workers() const;  // worker threads alive, busy or idle
+  int idle_connection_workers() const;  // of those, waiting for a connection
 
  private:
   struct Listener;
