@@ -7,9 +7,11 @@
 #
 #   scripts/fuzz.sh                  every target, FUZZ_SECONDS (30) each
 #   FUZZ_SECONDS=600 scripts/fuzz.sh network_selection cni_args
+#   FUZZ_RUNS=1000000 FUZZ_SECONDS=900 scripts/fuzz.sh   1M inputs each (or 900 s, what comes first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-30}
+runs=${FUZZ_RUNS:--1}  # -1: no limit on the number of inputs
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j2
 
@@ -32,9 +34,10 @@ run_one() {
   if [ -f "tests/fuzz/dict/$target.dict" ]; then cat "tests/fuzz/dict/$target.dict" >> "$dict"; fi
   # -timeout: one input taking 10 s is a hang; -rss_limit_mb: 2 fuzzers fit the machine's memory.
   if "$bin/${target}_fuzz" "$corpus" "tests/fuzz/corpus/$target" -dict="$dict" \
-      -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
+      -max_total_time="$seconds" -runs="$runs" -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
       -artifact_prefix="$artifacts/" -print_final_stats=1 >"$work/$target.log" 2>&1; then
-    echo "fuzz $target: $(grep -E '^stat::number_of_executed_units' "$work/$target.log" | awk '{print $2}') execs in ${seconds}s," \
+    echo "fuzz $target: $(grep -E '^stat::number_of_executed_units' "$work/$target.log" | awk '{print $2}') execs in" \
+         "$(grep -oE 'Done [0-9]+ runs in [0-9]+ second' "$work/$target.log" | awk '{print $5}')s," \
          "cov $(grep -oE 'cov: [0-9]+' "$work/$target.log" | tail -1 | cut -d' ' -f2)," \
          "ft $(grep -oE 'ft: [0-9]+' "$work/$target.log" | tail -1 | cut -d' ' -f2), 0 crashes"
   else

@@ -4,6 +4,7 @@
 # runs the suites that exercise plexus's own parsing, ABI, invoke and engine code once more under
 # AddressSanitizer + UndefinedBehaviorSanitizer. (The whole tree under ASan is
 # `cmake --workflow --preset asan`; CI runs the subset to stay well inside its time budget.)
+# Last, every fuzz target runs for PLEXUS_FUZZ_SECONDS (10) from its seed corpus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -22,4 +23,10 @@ if [ "${PLEXUS_SKIP_ASAN:-0}" != 1 ]; then
     # sdk_consumer_load needs the installed-SDK build the ci run already covered.
     ctest --test-dir "build/asan/tests/$suite" --output-on-failure -j2 --timeout 600 --no-tests=error -E '^sdk_consumer_load$'
   done
+fi
+
+# Every libFuzzer target (docs/fuzzing.md) for a bounded time from its seed corpus: a crash, leak,
+# UB report, hang or OOM fails the run. Longer runs: FUZZ_SECONDS / FUZZ_RUNS, scripts/fuzz.sh.
+if [ "${PLEXUS_SKIP_FUZZ:-0}" != 1 ]; then
+  env -u ASAN_OPTIONS -u UBSAN_OPTIONS FUZZ_SECONDS="${PLEXUS_FUZZ_SECONDS:-10}" bash scripts/fuzz.sh
 fi
