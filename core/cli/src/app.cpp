@@ -111,6 +111,18 @@ struct AttachOptions {
   std::string network;  // hot-plug: only this network (one element of the networks annotation)
 };
 
+// For a person's subcommand: prints the CNI error of the exception being handled; returns 1.
+int print_current_error(std::ostream& out) {
+  try {
+    throw;
+  } catch (const cni::Error& e) {
+    out << e.to_json() << '\n';
+  } catch (const std::exception& e) {
+    out << cni::Error(cni::ErrorCode::Internal, e.what()).to_json() << '\n';
+  }
+  return 1;
+}
+
 // `plexus attach` / `plexus detach`: plexus as the kubelet for one pod, like cnitool for one network.
 int attach_main(const AttachOptions& options, const std::string& command, std::ostream& out, std::ostream& err) {
   try {
@@ -158,12 +170,9 @@ int attach_main(const AttachOptions& options, const std::string& command, std::o
       out << fmt::format("detached {}/{} from {}\n", pod_ns, pod_name, options.netns);
     }
     return 0;
-  } catch (const cni::Error& e) {
-    out << e.to_json() << '\n';
-  } catch (const std::exception& e) {
-    out << cni::Error(cni::ErrorCode::Internal, e.what()).to_json() << '\n';
+  } catch (...) {
+    return print_current_error(out);
   }
-  return 1;
 }
 
 // `plexus claims --store DIR` / `--kubeconfig FILE`: the sticky IPAM's claims (a manifest store's
@@ -192,12 +201,9 @@ int claims_main(const std::string& store_dir, const std::string& kubeconfig, std
       print_claims(store.claims(), out);
     }
     return 0;
-  } catch (const cni::Error& e) {
-    out << e.to_json() << '\n';
-  } catch (const std::exception& e) {
-    out << cni::Error(cni::ErrorCode::Internal, e.what()).to_json() << '\n';
+  } catch (...) {
+    return print_current_error(out);
   }
-  return 1;
 }
 
 void print_version(std::ostream& out) {

@@ -335,6 +335,28 @@ void Daemon::connection_worker() {
   connections_changed_.notify_all();
 }
 
+namespace {
+
+// A POST endpoint answering JSON: `run` turns the request body into the reply body; a body it
+// cannot decode (std::invalid_argument) is a 400 with a CNI decoding error.
+template <typename Run>
+void answer_post(const http::request<http::string_body>& request, http::response<http::string_body>& response, Run&& run) {
+  if (request.method() != http::verb::post) {
+    response.result(http::status::method_not_allowed);
+    response.body() = "POST only\n";
+    return;
+  }
+  response.set(http::field::content_type, "application/json");
+  try {
+    response.body() = run(request.body());
+  } catch (const std::invalid_argument& e) {
+    response.result(http::status::bad_request);
+    response.body() = cni::Error(cni::ErrorCode::DecodingFailure, fmt::format("bad request to plexusd: {}", e.what())).to_json();
+  }
+}
+
+}  // namespace
+
 void Daemon::serve_connection(int fd) {
   using Socket = asio::local::stream_protocol::socket;
   Socket socket(listener_->io);
@@ -365,34 +387,13 @@ void Daemon::serve_connection(int fd) {
     response.body() = ready ? "ok\n" : "shutting down\n";
   } else if (target == kCniEndpoint) {
     handler = "cni";
-    if (request.method() != http::verb::post) {
-      response.result(http::status::method_not_allowed);
-      response.body() = "POST only\n";
-    } else {
-      response.set(http::field::content_type, "application/json");
-      try {
-        auto cni_request = decode_cni_request(request.body());
-        response.body() = encode_cni_reply(handle_cni(std::move(cni_request)));
-      } catch (const std::invalid_argument& e) {
-        response.result(http::status::bad_request);
-        response.body() = cni::Error(cni::ErrorCode::DecodingFailure, fmt::format("bad request to plexusd: {}", e.what())).to_json();
-      }
-    }
+    answer_post(request, response, [&](const std::string& body) { return encode_cni_reply(handle_cni(decode_cni_request(body))); });
   } else if (target == kAttachEndpoint || target == kDetachEndpoint) {
     handler = target.substr(1);
-    if (request.method() != http::verb::post) {
-      response.result(http::status::method_not_allowed);
-      response.body() = "POST only\n";
-    } else {
-      response.set(http::field::content_type, "application/json");
-      try {
-        auto hotplug = decode_hotplug_request(request.body());
-        response.body() = encode_cni_reply(handle_hotplug(std::move(hotplug.request), hotplug.network, target == kAttachEndpoint));
-      } catch (const std::invalid_argument& e) {
-        response.result(http::status::bad_request);
-        response.body() = cni::Error(cni::ErrorCode::DecodingFailure, fmt::format("bad request to plexusd: {}", e.what())).to_json();
-      }
-    }
+    answer_post(request, response, [&](const std::string& body) {
+      auto hotplug = decode_hotplug_request(body);
+      return encode_cni_reply(handle_hotplug(std::move(hotplug.request), hotplug.network, target == kAttachEndpoint));
+    });
   } else {
     response.result(http::status::not_found);
     response.body() = "not found\n";

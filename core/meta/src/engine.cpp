@@ -29,6 +29,18 @@ namespace {
 
 using cni::ordered_json;
 
+// Runs one command and answers as a plugin does: what it prints, or its CNI error (exit 1).
+template <typename Command>
+cni::Reply answer(Command&& command) {
+  try {
+    return {0, command(), {}};
+  } catch (const cni::Error& e) {
+    return {1, e.to_json(), {}};
+  } catch (const std::exception& e) {
+    return {1, cni::Error(cni::ErrorCode::Internal, e.what()).to_json(), {}};
+  }
+}
+
 struct Call {
   MetaConfig config;
   cni::CniArgs args;
@@ -204,11 +216,9 @@ void MetaPlugin::wait_for_readiness(const MetaConfig& config) const {
 }
 
 cni::Reply MetaPlugin::handle(const cni::Request& request) {
-  cni::Reply reply;
-  try {
-    if (request.command == "ADD") {
-      reply.stdout_data = add(request);
-    } else if (request.command == "DEL") {
+  return answer([&]() -> std::string {
+    if (request.command == "ADD") return add(request);
+    if (request.command == "DEL") {
       del(request);
     } else if (request.command == "CHECK") {
       check(request);
@@ -219,14 +229,8 @@ cni::Reply MetaPlugin::handle(const cni::Request& request) {
     } else {
       throw cni::Error(cni::ErrorCode::InvalidEnvironment, fmt::format("unknown CNI_COMMAND: {}", request.command));
     }
-  } catch (const cni::Error& e) {
-    reply.exit_code = 1;
-    reply.stdout_data = e.to_json();
-  } catch (const std::exception& e) {
-    reply.exit_code = 1;
-    reply.stdout_data = cni::Error(cni::ErrorCode::Internal, e.what()).to_json();
-  }
-  return reply;
+    return {};
+  });
 }
 
 // A failure of the ADD is also a Warning on the pod, where `kubectl describe pod` shows it.
@@ -710,22 +714,12 @@ void MetaPlugin::reconcile_networks(const cni::Request& request, std::string_vie
 }
 
 cni::Reply MetaPlugin::handle_hotplug(const cni::Request& request, std::string_view network, bool attach) {
-  cni::Reply reply;
-  try {
+  return answer([&]() -> std::string {
     validate_ids(request);  // whatever its command: the ID names the cache file
-    if (attach) {
-      reply.stdout_data = attach_network(request, network);
-    } else {
-      detach_network(request, network);
-    }
-  } catch (const cni::Error& e) {
-    reply.exit_code = 1;
-    reply.stdout_data = e.to_json();
-  } catch (const std::exception& e) {
-    reply.exit_code = 1;
-    reply.stdout_data = cni::Error(cni::ErrorCode::Internal, e.what()).to_json();
-  }
-  return reply;
+    if (attach) return attach_network(request, network);
+    detach_network(request, network);
+    return {};
+  });
 }
 
 }  // namespace plexus::meta

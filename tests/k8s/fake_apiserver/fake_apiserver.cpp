@@ -14,6 +14,7 @@
 #include <ctime>
 #include <fstream>
 #include <random>
+#include <optional>
 #include <sstream>
 
 namespace plexus::test {
@@ -135,27 +136,28 @@ std::vector<std::string> split_path(const std::string& path) {
   return parts;
 }
 
+struct SelectorTerm {
+  std::string key;
+  std::string value;
+  bool negate = false;
+};
+
+// One term of a field or label selector: k=v, k==v or k!=v.
+std::optional<SelectorTerm> parse_selector_term(const std::string& term) {
+  if (const auto at = term.find("!="); at != std::string::npos) return SelectorTerm{term.substr(0, at), term.substr(at + 2), true};
+  if (const auto eq2 = term.find("=="); eq2 != std::string::npos) return SelectorTerm{term.substr(0, eq2), term.substr(eq2 + 2), false};
+  if (const auto eq = term.find('='); eq != std::string::npos) return SelectorTerm{term.substr(0, eq), term.substr(eq + 1), false};
+  return std::nullopt;
+}
+
 // Field selectors as the apiserver supports them for pods: comma-joined k=v, k==v, k!=v.
 bool matches_field_selector(const json& object, const std::string& selector) {
   std::istringstream in(selector);
   for (std::string term; std::getline(in, term, ',');) {
     if (term.empty()) continue;
-    bool negate = false;
-    std::string key;
-    std::string value;
-    if (const auto at = term.find("!="); at != std::string::npos) {
-      negate = true;
-      key = term.substr(0, at);
-      value = term.substr(at + 2);
-    } else if (const auto eq2 = term.find("=="); eq2 != std::string::npos) {
-      key = term.substr(0, eq2);
-      value = term.substr(eq2 + 2);
-    } else if (const auto eq = term.find('='); eq != std::string::npos) {
-      key = term.substr(0, eq);
-      value = term.substr(eq + 1);
-    } else {
-      return false;
-    }
+    const auto parsed = parse_selector_term(term);
+    if (!parsed) return false;
+    const auto& [key, value, negate] = *parsed;
     std::string pointer = "/" + key;
     for (auto& c : pointer) {
       if (c == '.') c = '/';
@@ -174,22 +176,9 @@ bool matches_label_selector(const json& object, const std::string& selector) {
   std::istringstream in(selector);
   for (std::string term; std::getline(in, term, ',');) {
     if (term.empty()) continue;
-    bool negate = false;
-    std::string key;
-    std::string value;
-    if (const auto at = term.find("!="); at != std::string::npos) {
-      negate = true;
-      key = term.substr(0, at);
-      value = term.substr(at + 2);
-    } else if (const auto eq2 = term.find("=="); eq2 != std::string::npos) {
-      key = term.substr(0, eq2);
-      value = term.substr(eq2 + 2);
-    } else if (const auto eq = term.find('='); eq != std::string::npos) {
-      key = term.substr(0, eq);
-      value = term.substr(eq + 1);
-    } else {
-      return false;
-    }
+    const auto parsed = parse_selector_term(term);
+    if (!parsed) return false;
+    const auto& [key, value, negate] = *parsed;
     const bool has = labels.contains(key) && labels[key].is_string() && labels[key].get<std::string>() == value;
     if (has == negate) return false;
   }
