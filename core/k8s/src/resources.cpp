@@ -6,6 +6,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <random>
 #include <thread>
 
@@ -273,12 +274,21 @@ WatchEnd ApiClient::watch_pods(const WatchOptions& watch,
     const std::string type = event["type"].get<std::string>();
     const nlohmann::json object = event.value("object", nlohmann::json::object());
     if (type == "ERROR") {
-      const int code = object.value("code", 0);
+      // A metav1.Status, or anything else: a field of another type reads as absent.
+      const auto string_field = [&](const char* key) {
+        const auto it = object.is_object() ? object.find(key) : object.end();
+        return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+      };
+      const auto code_it = object.is_object() ? object.find("code") : object.end();
+      const bool code_is_status = code_it != object.end() && code_it->is_number_integer() &&
+                                  code_it->get<std::int64_t>() >= 0 && code_it->get<std::int64_t>() <= 999;
+      const int code = code_is_status ? static_cast<int>(code_it->get<std::int64_t>()) : 0;
       if (code == 410) {
         gone = true;
       } else {
-        stream_error.emplace("watch: ERROR event: " + object.value("message", object.dump()), code,
-                             object.value("reason", ""), object.value("message", ""));
+        const auto message = string_field("message");
+        stream_error.emplace("watch: ERROR event: " + (message.empty() ? object.dump() : message).substr(0, 512), code,
+                             string_field("reason"), message);
       }
       return false;
     }
